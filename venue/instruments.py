@@ -1,0 +1,195 @@
+"""Instruments and their trading rules, and the CSV file operators define them in.
+
+The CSV has a header row; ``symbol`` and ``tick_size`` are required, every other column
+is optional (see specs/instruments.md):
+
+    symbol,tick_size,lot_size,min_qty,max_qty,price_band_pct,reference_price,status,description
+
+Prices in the file are decimal strings; inside the venue they become integer ticks.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from venue.types import Price, Qty, TradingStatus
+
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,31}$")
+COLUMNS = (
+    "symbol",
+    "tick_size",
+    "lot_size",
+    "min_qty",
+    "max_qty",
+    "price_band_pct",
+    "reference_price",
+    "status",
+    "description",
+)
+
+
+class InstrumentError(ValueError):
+    """An instrument definition is invalid (the message names file, line and column)."""
+
+
+class PriceError(ValueError):
+    """A decimal price cannot be expressed in the instrument's ticks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str
+    tick_size: Decimal
+    lot_size: int = 1
+    min_qty: int = 1
+    max_qty: int | None = None
+    price_band_pct: Decimal | None = None  # None: no price band
+    reference_price: Price | None = None  # ticks; band reference until the first trade
+    status: TradingStatus = TradingStatus.OPEN
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _SYMBOL_RE.match(self.symbol):
+            raise InstrumentError(f"invalid symbol {self.symbol!r}")
+        if self.tick_size <= 0:
+            raise InstrumentError(f"{self.symbol}: tick_size must be > 0")
+        if self.lot_size < 1 or self.min_qty < 1:
+            raise InstrumentError(f"{self.symbol}: lot_size and min_qty must be >= 1")
+        if self.max_qty is not None and self.max_qty < self.min_qty:
+            raise InstrumentError(f"{self.symbol}: max_qty must be >= min_qty")
+        if self.price_band_pct is not None and self.price_band_pct <= 0:
+            raise InstrumentError(f"{self.symbol}: price_band_pct must be > 0")
+
+    @property
+    def price_decimals(self) -> int:
+        """Digits after the decimal point needed to print any price of this instrument."""
+        exponent = self.tick_size.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        return max(0, -exponent)
+
+    def to_ticks(self, price: Decimal | str) -> Price:
+        """Convert a decimal price to ticks; raises PriceError when off tick."""
+        try:
+            value = Decimal(price)
+        except (InvalidOperation, TypeError) as exc:
+            raise PriceError(f"{price!r} is not a decimal price") from exc
+        if not value.is_finite():
+            raise PriceError(f"{price!r} is not a finite price")
+        ticks, remainder = divmod(value, self.tick_size)
+        if remainder != 0:
+            raise PriceError(f"price {value} is not a multiple of tick size {self.tick_size}")
+        return Price(int(ticks))
+
+    def to_decimal(self, ticks: int) -> Decimal:
+        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+
+    def format_price(self, ticks: int) -> str:
+        """The price as a decimal string with the instrument's precision (no float noise)."""
+        return f"{self.to_decimal(ticks):f}"
+
+    def check_qty(self, qty: Qty) -> str | None:
+        """Return why ``qty`` is not acceptable for an order, or None."""
+        if qty <= 0:
+            return f"quantity {qty} must be positive"
+        if qty % self.lot_size:
+            return f"quantity {qty} is not a multiple of lot size {self.lot_size}"
+        if qty < self.min_qty:
+            return f"quantity {qty} is below the minimum {self.min_qty}"
+        if self.max_qty is not None and qty > self.max_qty:
+            return f"quantity {qty} is above the maximum {self.max_qty}"
+        return None
+
+    def with_status(self, status: TradingStatus) -> Instrument:
+        return replace(self, status=status)
+
+
+def _parse_row(row: dict[str, str], where: str) -> Instrument:
+    def col(name: str) -> str:
+        return (row.get(name) or "").strip()
+
+    def integer(name: str, default: int | None) -> int | None:
+        text = col(name)
+        if not text:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise InstrumentError(f"{where}: {name}: expected an integer, got {text!r}") from None
+
+    def decimal(name: str) -> Decimal | None:
+        text = col(name)
+        if not text:
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise InstrumentError(f"{where}: {name}: expected a decimal, got {text!r}") from None
+        if not value.is_finite():
+            raise InstrumentError(f"{where}: {name}: expected a finite decimal, got {text!r}")
+        return value
+
+    symbol = col("symbol")
+    if not symbol:
+        raise InstrumentError(f"{where}: symbol: missing")
+    tick = decimal("tick_size")
+    if tick is None:
+        raise InstrumentError(f"{where}: tick_size: missing")
+    status_text = col("status").lower() or TradingStatus.OPEN.value
+    try:
+        status = TradingStatus(status_text)
+    except ValueError:
+        raise InstrumentError(
+            f"{where}: status: expected 'open' or 'halted', got {status_text!r}"
+        ) from None
+    try:
+        instrument = Instrument(
+            symbol=symbol,
+            tick_size=tick,
+            lot_size=integer("lot_size", 1) or 1,
+            min_qty=integer("min_qty", 1) or 1,
+            max_qty=integer("max_qty", None),
+            price_band_pct=decimal("price_band_pct"),
+            status=status,
+            description=col("description"),
+        )
+        ref = decimal("reference_price")
+        if ref is not None:
+            instrument = replace(instrument, reference_price=instrument.to_ticks(ref))
+    except (InstrumentError, PriceError) as exc:
+        raise InstrumentError(f"{where}: {exc}") from None
+    return instrument
+
+
+def load_instruments(path: str | Path) -> list[Instrument]:
+    """Read an instruments CSV; raises InstrumentError naming file and line on bad input."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InstrumentError(f"{path}: cannot read instruments file: {exc.strerror}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip() for name in reader.fieldnames or []]
+        for required in ("symbol", "tick_size"):
+            if required not in header:
+                raise InstrumentError(f"{path}:1: missing required column {required!r}")
+        unknown = [name for name in header if name not in COLUMNS]
+        if unknown:
+            raise InstrumentError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
+        reader.fieldnames = header
+        instruments: list[Instrument] = []
+        seen: set[str] = set()
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if not any((value or "").strip() for value in row.values()):
+                continue
+            instrument = _parse_row(row, where)
+            if instrument.symbol in seen:
+                raise InstrumentError(f"{where}: symbol: duplicate {instrument.symbol!r}")
+            seen.add(instrument.symbol)
+            instruments.append(instrument)
+    return instruments
