@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from venue.instruments import Instrument
-from venue.types import OrderId, OrdType, Price, Qty, Side, StpMode, TimeInForce
+from venue.types import (
+    CancelReason,
+    OrderId,
+    OrdType,
+    Price,
+    Qty,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,9 @@ class CancelOrder:
     order_id: OrderId | None = None  # when given, takes precedence over orig_cl_ord_id
     symbol: str = ""
     side: Side | None = None
-    reason_admin: bool = False  # issued by an operator or cancel-on-disconnect
+    # REQUESTED for a client's OrderCancelRequest; ADMIN for an operator,
+    # DISCONNECT for cancel-on-disconnect.
+    reason: CancelReason = CancelReason.REQUESTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,22 @@ class StatusQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectOrder:
+    """A new order refused by the order-entry layer before it reached the book (session
+    risk limits, throttle, a price that is not on the tick grid ...). The engine only
+    numbers the rejection, so that every reject has its place in the journal and an
+    ExecID like every other execution event."""
+
+    request: NewOrder
+    reason: RejectReason
+    text: str
+
+    @property
+    def ts_ns(self) -> int:
+        return self.request.ts_ns
+
+
+@dataclass(frozen=True, slots=True)
 class AdvanceTime:
     """Tell the engine the time: GTD orders whose expiry is <= ts_ns expire."""
 
@@ -115,6 +143,7 @@ Command = (
     NewOrder
     | CancelOrder
     | ReplaceOrder
+    | RejectOrder
     | MassCancel
     | StatusQuery
     | AdvanceTime

@@ -141,6 +141,21 @@ class OrderReplaced:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRestated:
+    """The venue reduced a live order's quantity without a trade (self-trade prevention
+    DecrementAndCancel). ``spec`` is the new spec (smaller ``qty``); FIX ExecType=D."""
+
+    seq: int
+    ts_ns: int
+    spec: OrderSpec
+    cum_qty: Qty
+    leaves_qty: Qty
+    cum_notional: int
+    reason: CancelReason
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderExpired:
     seq: int
     ts_ns: int
@@ -214,6 +229,7 @@ Event = (
     | Trade
     | OrderCancelled
     | OrderReplaced
+    | OrderRestated
     | OrderExpired
     | CancelRejected
     | OrderStatusReport

@@ -145,12 +145,16 @@ def _parse_row(row: dict[str, str], where: str) -> Instrument:
         raise InstrumentError(
             f"{where}: status: expected 'open' or 'halted', got {status_text!r}"
         ) from None
+    lot_size = integer("lot_size", 1)
+    min_qty = integer("min_qty", 1)
+    assert lot_size is not None
+    assert min_qty is not None
     try:
         instrument = Instrument(
             symbol=symbol,
             tick_size=tick,
-            lot_size=integer("lot_size", 1) or 1,
-            min_qty=integer("min_qty", 1) or 1,
+            lot_size=lot_size,  # 0 is an error, not "default"
+            min_qty=min_qty,
             max_qty=integer("max_qty", None),
             price_band_pct=decimal("price_band_pct"),
             status=status,
