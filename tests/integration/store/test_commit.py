@@ -1,0 +1,204 @@
+"""Group commit, and behaviour when the database is down or full."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
+
+from venue.commands import AdvanceTime
+from venue.store import Store, StoreError, StoreUnavailable
+from venue.store.models import CommandRow, FixMessageRow
+
+T0 = 1_700_000_000_000_000_000
+
+
+def count_transactions(store: Store) -> list[int]:
+    """A one-element list counting COMMITs on the store's engine."""
+    counter = [0]
+
+    def on_commit(_conn: Any) -> None:
+        counter[0] += 1
+
+    event.listen(store.engine.sync_engine, "commit", on_commit)
+    return counter
+
+
+async def stored_commands(store: Store) -> list[int]:
+    async with store.engine.connect() as conn:
+        return list(
+            (await conn.execute(select(CommandRow.cmd_no).order_by(CommandRow.cmd_no))).scalars()
+        )
+
+
+async def test_concurrent_callers_share_transactions(store: Store) -> None:
+    commits = count_transactions(store)
+    next_no = iter(range(1, 10_000))
+    done: list[int] = []
+
+    async def caller(delay_turns: int) -> None:
+        for _ in range(delay_turns):
+            await asyncio.sleep(0)
+        cmd_no = next(next_no)
+        store.journal(cmd_no, AdvanceTime(T0 + cmd_no), [])
+        await store.commit()
+        done.append(cmd_no)
+        # journal before acknowledge: when commit returns, the command is stored
+        assert cmd_no in await stored_commands(store)
+
+    # 200 callers in one turn, then 200 spread over several loop turns
+    await asyncio.gather(*(caller(0) for _ in range(200)))
+    assert commits[0] == 1
+    await asyncio.gather(*(caller(i % 7) for i in range(200)))
+    assert sorted(done) == list(range(1, 401))
+    assert await stored_commands(store) == list(range(1, 401))
+    assert store.stats.transactions == commits[0]
+    assert commits[0] <= 10, commits[0]
+    assert not store.pending
+
+
+async def test_commit_with_nothing_buffered_does_nothing(store: Store) -> None:
+    commits = count_transactions(store)
+    await store.commit()
+    await asyncio.gather(*(store.commit() for _ in range(5)))
+    assert commits[0] == 0
+
+
+async def test_cancelled_caller_does_not_abort_the_transaction(store: Store) -> None:
+    store.journal(1, AdvanceTime(T0), [])
+    task = asyncio.create_task(store.commit())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.commit()  # waits for the in-flight transaction; nothing left to do
+    assert await stored_commands(store) == [1]
+
+
+async def test_commit_after_close_is_an_error(db_url: str) -> None:
+    store = await Store.open(db_url)
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.commit()
+
+
+# --- database down ------------------------------------------------------------------------
+
+
+def _sqlite_full(store: Store) -> Any:
+    """Make every new SQLite connection unable to grow the file (SQLITE_FULL)."""
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA max_page_count=1")  # clamps to the current size
+        cursor.close()
+
+    event.listen(store.engine.sync_engine, "connect", limit)
+    return limit
+
+
+async def _pg_block(url: str, allow: bool) -> None:
+    """Refuse (or allow again) connections to the test database and drop existing ones."""
+    name = make_url(url).database
+    admin_url = os.environ.get(
+        "VENUE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    ).replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+    finally:
+        await admin.close()
+
+
+async def test_database_down_raises_unavailable_and_keeps_the_buffer(
+    store: Store, db_url: str
+) -> None:
+    store.journal(1, AdvanceTime(T0), [])
+    await store.commit()
+
+    if store.dialect == "sqlite":
+        limit = _sqlite_full(store)
+        await store.engine.dispose()
+    else:
+        await _pg_block(db_url, allow=False)
+
+    big = b"x" * 200_000  # needs new pages on SQLite
+    store.journal(2, AdvanceTime(T0 + 1), [])
+    store.fix_message("S", 1, big)
+    waiters = [asyncio.create_task(store.commit()) for _ in range(3)]
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    assert "unavailable" in str(results[0])
+    assert store.stats.failed_commits == 1  # the waiters shared the failed attempt
+    assert store.pending
+
+    # more work arrives while the database is down; a retry fails again, keeping all
+    store.journal(3, AdvanceTime(T0 + 2), [])
+    with pytest.raises(StoreUnavailable):
+        await store.commit()
+    assert store.pending
+
+    if store.dialect == "sqlite":
+        event.remove(store.engine.sync_engine, "connect", limit)
+        await store.engine.dispose()
+    else:
+        await _pg_block(db_url, allow=True)
+
+    await store.commit()
+    assert not store.pending
+    assert await stored_commands(store) == [1, 2, 3]
+    assert await store.load_fix_messages("S", 1, 0) == [(1, big)]
+    async with store.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(FixMessageRow)) == 1
+
+
+async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> None:
+    store.journal(1, AdvanceTime(T0), [])
+    await store.commit()
+    if store.dialect == "sqlite":
+        # the file's directory disappears (unmounted volume): connections cannot open
+        folder = Path(make_url(db_url).database or "").parent
+        away = folder.with_name(folder.name + ".away")
+        await store.engine.dispose()
+        folder.rename(away)
+    else:
+        await _pg_block(db_url, allow=False)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.seen_cl_ord_id("o", "c")
+        with pytest.raises(StoreUnavailable):
+            await store.load_engine_state()
+        store.journal(2, AdvanceTime(T0), [])
+        with pytest.raises(StoreUnavailable):
+            await store.commit()
+    finally:
+        if store.dialect == "sqlite":
+            away.rename(folder)
+        else:
+            await _pg_block(db_url, allow=True)
+    await store.commit()
+    assert await stored_commands(store) == [1, 2]
+
+
+@pytest.mark.postgres
+async def test_open_on_a_closed_port_is_unavailable() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot reach"):
+        await Store.open("postgresql+asyncpg://postgres@127.0.0.1:1/venue")
+
+
+async def test_open_where_no_file_can_be_created_is_unavailable(tmp_path: Any) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreUnavailable):
+        await Store.open(f"sqlite+aiosqlite:///{blocker}/sub/venue.db")

@@ -1,0 +1,84 @@
+"""FIX session state, outbound messages (resend store) and session events."""
+
+from __future__ import annotations
+
+from venue.store import FixSessionRecord, SessionEventRecord, Store
+
+S1 = "FIX.4.4:VENUE->CLIENT1"
+S2 = "FIX.4.4:VENUE->CLIENT2"
+CT = 1_700_000_000_000_000_000
+
+
+def msg(seq: int) -> bytes:
+    return b"8=FIX.4.4\x019=5\x0135=0\x0134=" + str(seq).encode() + b"\x01\xff\x00\x0110=000\x01"
+
+
+async def test_state_round_trip_last_wins(store: Store) -> None:
+    assert await store.load_fix_session(S1) is None
+    store.fix_state(S1, 2, 1, CT)
+    store.fix_state(S1, 5, 7, CT)
+    store.fix_state(S2, 1, 1, CT + 1)
+    await store.commit()
+    assert await store.load_fix_session(S1) == FixSessionRecord(S1, 5, 7, CT)
+    store.fix_state(S1, 6, 8, CT)
+    await store.commit()
+    assert await store.load_fix_session(S1) == FixSessionRecord(S1, 6, 8, CT)
+    assert await store.load_fix_session(S2) == FixSessionRecord(S2, 1, 1, CT + 1)
+
+
+async def test_messages_round_trip_and_ranges(store: Store) -> None:
+    for seq in range(1, 11):
+        store.fix_message(S1, seq, msg(seq))
+    store.fix_message(S2, 1, b"other")
+    await store.commit()
+    assert await store.load_fix_messages(S1, 1, 0) == [(s, msg(s)) for s in range(1, 11)]
+    assert await store.load_fix_messages(S1, 3, 5) == [(s, msg(s)) for s in (3, 4, 5)]
+    assert await store.load_fix_messages(S1, 9, 0) == [(9, msg(9)), (10, msg(10))]
+    assert await store.load_fix_messages(S1, 11, 0) == []
+    assert await store.load_fix_messages(S1, 5, 5) == [(5, msg(5))]
+    assert await store.load_fix_messages(S2, 1, 0) == [(1, b"other")]
+    assert await store.load_fix_messages("nope", 1, 0) == []
+
+
+async def test_message_rewritten_with_same_seq_keeps_the_last(store: Store) -> None:
+    store.fix_message(S1, 1, b"first")
+    store.fix_message(S1, 1, b"second")
+    await store.commit()
+    store.fix_message(S1, 1, b"third")
+    await store.commit()
+    assert await store.load_fix_messages(S1, 1, 0) == [(1, b"third")]
+
+
+async def test_reset(store: Store) -> None:
+    for seq in range(1, 6):
+        store.fix_message(S1, seq, msg(seq))
+        store.fix_message(S2, seq, msg(seq))
+    store.fix_state(S1, 6, 9, CT)
+    store.fix_state(S2, 6, 9, CT)
+    await store.commit()
+    # in one batch: a message before the reset (dropped), the reset, messages after it
+    store.fix_message(S1, 6, msg(6))
+    store.fix_reset(S1, CT + 5)
+    store.fix_message(S1, 1, b"logon after reset")
+    store.fix_state(S1, 2, 2, CT + 5)
+    await store.commit()
+    assert await store.load_fix_messages(S1, 1, 0) == [(1, b"logon after reset")]
+    assert await store.load_fix_session(S1) == FixSessionRecord(S1, 2, 2, CT + 5)
+    assert await store.load_fix_messages(S2, 1, 0) == [(s, msg(s)) for s in range(1, 6)]
+    assert await store.load_fix_session(S2) == FixSessionRecord(S2, 6, 9, CT)
+    store.fix_reset(S2, CT + 7)
+    await store.commit()
+    assert await store.load_fix_session(S2) == FixSessionRecord(S2, 1, 1, CT + 7)
+    assert await store.load_fix_messages(S2, 1, 0) == []
+
+
+async def test_session_events(store: Store) -> None:
+    store.session_event(S1, CT, "logon", "HeartBtInt=30")
+    store.session_event(S2, CT + 1, "reject", "35=D 11 missing")
+    store.session_event(S1, CT + 2, "disconnect", "peer closed")
+    await store.commit()
+    assert await store.session_events(S1) == [
+        SessionEventRecord(S1, CT, "logon", "HeartBtInt=30"),
+        SessionEventRecord(S1, CT + 2, "disconnect", "peer closed"),
+    ]
+    assert [e.kind for e in await store.session_events()] == ["logon", "reject", "disconnect"]

@@ -1,0 +1,75 @@
+"""Configuration parsing and the CLI's error path (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from market_data.cli import app
+from market_data.config import ConfigError, MarketDataConfig, endpoint
+from market_data.topics import Topics
+
+
+def test_defaults() -> None:
+    cfg = MarketDataConfig()
+    assert (cfg.host, cfg.port, cfg.prefix, cfg.depth) == ("127.0.0.1", 1883, "venue", 10)
+    assert cfg.tls_context() is None
+
+
+def test_from_url_with_credentials_tls_and_query() -> None:
+    cfg = MarketDataConfig.from_url(
+        "mqtts://md%40venue:s3cr%2Ft@broker.example:8884?prefix=x/y&depth=5&buffer_size=10"
+        "&publish_interval=0&client_id=v1&book_delta=no"
+    )
+    ep = endpoint(cfg.url)
+    assert (ep.host, ep.port, ep.tls, ep.username, ep.password) == (
+        "broker.example",
+        8884,
+        True,
+        "md@venue",
+        "s3cr/t",
+    )
+    assert (cfg.prefix, cfg.depth, cfg.buffer_size, cfg.publish_interval) == ("x/y", 5, 10, 0.0)
+    assert (cfg.client_id, cfg.book_delta) == ("v1", False)
+    assert endpoint("mqtts://h").port == 8883
+    assert MarketDataConfig.from_url("mqtt://h", depth=3).depth == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h",
+        "mqtt://",
+        "mqtt://h:notaport",
+        "mqtt://h/path",
+        "mqtt://h?depth=0",
+        "mqtt://h?depth=x",
+        "mqtt://h?nope=1",
+        "mqtt://h?prefix=a/%23",
+    ],
+)
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(ConfigError):
+        MarketDataConfig.from_url(url)
+
+
+def test_topics_round_trip() -> None:
+    t = Topics("venue")
+    assert t.book("EUR/USD") == "venue/EUR%2FUSD/book"
+    assert t.parse(t.book_delta("EUR/USD")) == ("EUR/USD", "book/delta")
+    assert t.parse("venue/status") == (None, "status")
+    with pytest.raises(ValueError, match="not under"):
+        t.parse("other/AAPL/book")
+
+
+def test_watch_unreachable_broker_is_one_line_error() -> None:
+    result = CliRunner().invoke(app, ["watch", "AAPL", "--mqtt", "mqtt://127.0.0.1:1", "--once"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: cannot connect to MQTT broker")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_watch_bad_url() -> None:
+    result = CliRunner().invoke(app, ["watch", "AAPL", "--mqtt", "http://x"])
+    assert result.exit_code == 1
+    assert "mqtt://" in result.output

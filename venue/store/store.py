@@ -1,0 +1,728 @@
+"""The venue's durable store: command and event journal, order/trade tables, engine
+snapshots, FIX session state and outbound messages, over SQLAlchemy async.
+
+One :class:`Store` per venue process. Writes are *buffered* by cheap synchronous calls
+(:meth:`Store.journal`, :meth:`Store.fix_message` ...) and made durable together by
+:meth:`Store.commit`, one transaction per batch (group commit): the runtime calls
+``commit()`` once per loop turn and sends ExecutionReports and FIX messages only after
+it returns (journal before acknowledge). Concurrent ``commit()`` callers share batches:
+a caller arriving while a transaction is in flight joins the next one.
+
+SQLite (``sqlite+aiosqlite:///path``, the default) runs in WAL mode with
+``synchronous=FULL``: a returned commit has been fsynced, so it survives power loss as
+well as a killed process. PostgreSQL (``postgresql+asyncpg://...``) uses the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
+
+from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from venue.commands import Command
+from venue.events import Event
+from venue.instruments import Instrument
+from venue.store import models
+from venue.store.codec import CodecError, decode_command
+from venue.store.errors import RecoveryError, SchemaError, StoreError, StoreUnavailable
+from venue.store.migrate import SchemaState, inspect_schema, upgrade
+from venue.store.rows import Rows, build_rows, event_keys, instrument_row
+from venue.types import OrdStatus, Price, TradingStatus
+
+if TYPE_CHECKING:
+    from venue.snapshot import EngineSnapshot
+
+__all__ = [
+    "LIVE_STATUSES",
+    "EngineState",
+    "FixSessionRecord",
+    "OrderRecord",
+    "SessionEventRecord",
+    "Store",
+    "StoreStats",
+    "make_engine",
+]
+
+log = logging.getLogger(__name__)
+
+SqliteSync = Literal["FULL", "NORMAL", "EXTRA"]
+
+LIVE_STATUSES: tuple[str, ...] = (
+    OrdStatus.NEW.value,
+    OrdStatus.PARTIALLY_FILLED.value,
+    OrdStatus.PENDING_NEW.value,
+)
+"""Order statuses of orders still working (on the book or waiting as stops)."""
+
+_T = TypeVar("_T")
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+_instruments = _table(models.InstrumentRow)
+_commands = _table(models.CommandRow)
+_events = _table(models.EventRow)
+_orders = _table(models.OrderRow)
+_trades = _table(models.TradeRow)
+_snapshots = _table(models.SnapshotRow)
+_fix_sessions = _table(models.FixSessionRow)
+_fix_messages = _table(models.FixMessageRow)
+_fix_session_events = _table(models.FixSessionEventRow)
+
+
+def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> AsyncEngine:
+    """An AsyncEngine for a storage URL, with the venue's connection settings.
+
+    SQLite: the parent directory is created; every connection gets
+    ``journal_mode=WAL``, ``synchronous=<sqlite_synchronous>`` and a 10 s busy timeout.
+    PostgreSQL: connections are pinged before use (a restarted server is survived) and
+    connecting times out after 10 s.
+    """
+    sa_url = make_url(url)
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        database = sa_url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"{url}: cannot create {folder}: {exc.strerror}") from exc
+        engine = create_async_engine(sa_url)
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+        event.listen(engine.sync_engine, "connect", pragmas)
+        return engine
+    if backend == "postgresql":
+        return create_async_engine(
+            sa_url,
+            pool_pre_ping=True,
+            connect_args={"timeout": 10, "command_timeout": 60},
+        )
+    raise StoreError(f"unsupported storage URL {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+# --- records returned by reads -----------------------------------------------------------
+
+
+class EngineState(NamedTuple):
+    """What recovery needs: the latest snapshot, the commands after it, the last seq."""
+
+    snapshot: EngineSnapshot | None
+    commands: list[tuple[int, Command]]
+    last_event_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class FixSessionRecord:
+    session_id: str
+    next_sender_seq: int
+    next_target_seq: int
+    creation_time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One row of the ``orders`` table (enums as their FIX values, prices in ticks)."""
+
+    order_id: int
+    owner: str
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: str
+    ord_type: str
+    tif: str
+    qty: int
+    price: int | None
+    stop_price: int | None
+    expire_ns: int | None
+    status: str
+    cum_qty: int
+    leaves_qty: int
+    cum_notional: int
+    entered_ns: int
+    updated_ns: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEventRecord:
+    session_id: str
+    ts_ns: int
+    kind: str
+    detail: str
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters since :meth:`Store.open` (for tests, benchmarks and health output)."""
+
+    transactions: int = 0  # committed write transactions of commit()
+    failed_commits: int = 0
+    commands: int = 0
+    events: int = 0
+    fix_messages: int = 0
+    commit_seconds: float = 0.0  # total time inside write transactions
+
+
+# --- the write buffer ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Writes buffered since the last commit took the buffer."""
+
+    journal: list[tuple[int, Command, list[Event]]] = field(default_factory=list)
+    fix_states: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    fix_messages: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    fix_resets: set[str] = field(default_factory=set)  # applied before fix_messages
+    session_events: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (
+            self.journal
+            or self.fix_states
+            or self.fix_messages
+            or self.fix_resets
+            or self.session_events
+        )
+
+    def absorb_older(self, older: _Batch) -> None:
+        """Put a failed, older batch back in front of this one (newer writes win)."""
+        self.journal[:0] = older.journal
+        self.fix_states = {**older.fix_states, **self.fix_states}
+        kept = {k: v for k, v in older.fix_messages.items() if k[0] not in self.fix_resets}
+        self.fix_messages = {**kept, **self.fix_messages}
+        self.fix_resets |= older.fix_resets
+        self.session_events[:0] = older.session_events
+
+
+def _classify(exc: BaseException, what: str, where: str) -> StoreError:
+    """Map a driver exception to StoreUnavailable (retryable) or StoreError."""
+    if isinstance(exc, IntegrityError):
+        return StoreError(
+            f"{where}: {what}: integrity violation (duplicate cmd_no/seq?): {exc.orig}"
+        )
+    detail = getattr(exc, "orig", None) or exc
+    return StoreUnavailable(f"{where}: {what}: database unavailable: {detail}")
+
+
+class Store:
+    """The venue's persistence, one per process. Create with :meth:`Store.open`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._where = engine.url.render_as_string(hide_password=True)
+        dialect = engine.dialect.name
+        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._buffer = _Batch()
+        self._gen = 0  # number of the batch being filled
+        self._durable = 0  # every batch numbered below this is committed
+        self._failure: tuple[int, StoreError] | None = None  # last failed batch number
+        self._inflight: asyncio.Task[None] | None = None
+        self._inflight_batch: _Batch | None = None
+        self._closed = False
+        self.stats = StoreStats()
+        self._upserts = self._build_upserts()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        sqlite_synchronous: SqliteSync = "FULL",
+    ) -> Store:
+        """Connect, check the schema, and return a store.
+
+        Args:
+            url: SQLAlchemy URL (``sqlite+aiosqlite:///venue.db``,
+                ``postgresql+asyncpg://user@host/db``).
+            create: migrate an empty database (or one at an older known revision) to the
+                current schema. With False such a database raises SchemaError.
+            sqlite_synchronous: SQLite's ``synchronous`` pragma; FULL (default) makes every
+                commit survive power loss, NORMAL only a process crash.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached.
+            SchemaError: the database is at an unknown revision, not a venue database, or
+                (create=False) not at the current revision.
+        """
+        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        try:
+            status = await inspect_schema(engine)
+            if status.state is not SchemaState.CURRENT:
+                if not create or status.state in (SchemaState.UNKNOWN, SchemaState.FOREIGN):
+                    raise SchemaError(status.explain(engine.url.render_as_string()))
+                log.info("store: migrating %s from %s", status.state.value, status.revision)
+                await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Commit what is buffered, then release the connections.
+
+        Raises:
+            StoreUnavailable: the final commit failed (the connections are released anyway).
+        """
+        if self._closed:
+            return
+        try:
+            if self.pending or self._inflight is not None:
+                await self.commit()
+        finally:
+            self._closed = True
+            await self._engine.dispose()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine (for reports and tests)."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    # --- buffered writes (no I/O) ------------------------------------------------------------
+
+    def journal(self, cmd_no: int, cmd: Command, events: list[Event]) -> None:
+        """Buffer a handled command and the events it produced (rows are built at commit)."""
+        self._buffer.journal.append((cmd_no, cmd, events))
+
+    def fix_state(
+        self, session_id: str, next_sender: int, next_target: int, creation_time_ns: int
+    ) -> None:
+        """Buffer a FIX session's sequence numbers (the last call of a batch wins)."""
+        self._buffer.fix_states[session_id] = (next_sender, next_target, creation_time_ns)
+
+    def fix_message(self, session_id: str, seq: int, raw: bytes) -> None:
+        """Buffer an outbound FIX message, kept for resend."""
+        self._buffer.fix_messages[(session_id, seq)] = raw
+
+    def fix_reset(self, session_id: str, creation_time_ns: int) -> None:
+        """Buffer a session reset: its stored messages go, both numbers return to 1."""
+        buf = self._buffer
+        buf.fix_messages = {k: v for k, v in buf.fix_messages.items() if k[0] != session_id}
+        buf.fix_resets.add(session_id)
+        buf.fix_states[session_id] = (1, 1, creation_time_ns)
+
+    def session_event(self, session_id: str, ts_ns: int, kind: str, detail: str) -> None:
+        """Buffer a FIX session lifecycle event (logon, logout, disconnect, reject ...)."""
+        self._buffer.session_events.append((session_id, ts_ns, kind, detail))
+
+    @property
+    def pending(self) -> bool:
+        """True when something is buffered or being committed."""
+        return not self._buffer.empty() or self._inflight is not None
+
+    # --- group commit --------------------------------------------------------------------------
+
+    async def commit(self) -> None:
+        """Make everything buffered before this call durable, in as few transactions as
+        possible.
+
+        Callers arriving while a transaction is in flight wait for it and then share the
+        next one. Cancelling a caller does not cancel the transaction it waits on.
+
+        Raises:
+            StoreUnavailable: the database is down, full or read-only. The batch is put
+                back into the buffer, so a later commit retries it.
+            StoreError: any other write failure (e.g. a duplicate cmd_no); the batch is
+                kept as well.
+        """
+        if self._closed:
+            raise StoreError(f"{self._where}: store is closed")
+        target = self._gen
+        while self._durable <= target:
+            failure = self._failure
+            if failure is not None and failure[0] >= target:
+                raise failure[1]
+            if self._inflight is None:
+                if self._buffer.empty():
+                    return
+                self._inflight = asyncio.get_running_loop().create_task(self._flush())
+            await asyncio.shield(self._inflight)
+
+    async def _flush(self) -> None:
+        """Take the buffer and write it in one transaction; never raises (see _failure)."""
+        batch, self._buffer = self._buffer, _Batch()
+        gen = self._gen
+        self._gen += 1
+        self._inflight_batch = batch
+        try:
+            try:
+                rows = build_rows(batch.journal)
+                started = time.perf_counter()
+                async with self._engine.begin() as conn:
+                    await self._write(conn, batch, rows)
+                self.stats.commit_seconds += time.perf_counter() - started
+            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                error = _classify(exc, "commit", self._where)
+                error.__cause__ = exc
+                self._fail(gen, batch, error)
+            except Exception as exc:
+                error = StoreError(f"{self._where}: commit: {type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                self._fail(gen, batch, error)
+            else:
+                self._durable = gen + 1
+                self._failure = None
+                stats = self.stats
+                stats.transactions += 1
+                stats.commands += len(rows.commands)
+                stats.events += len(rows.events)
+                stats.fix_messages += len(batch.fix_messages)
+        finally:
+            self._inflight = None
+            self._inflight_batch = None
+
+    def _fail(self, gen: int, batch: _Batch, error: StoreError) -> None:
+        log.error("%s", error)
+        self.stats.failed_commits += 1
+        self._failure = (gen, error)
+        self._buffer.absorb_older(batch)
+
+    def _build_upserts(self) -> dict[str, Any]:
+        ins = self._insert
+
+        def upsert(table: Table, keys: Sequence[str], keep: Sequence[str] = ()) -> Any:
+            stmt = ins(table)
+            skip = set(keys) | set(keep)
+            return stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in skip},
+            )
+
+        return {
+            "orders": upsert(_orders, ["order_id"], ["entered_ns"]),
+            "instruments": upsert(_instruments, ["symbol"]),
+            "fix_sessions": upsert(_fix_sessions, ["session_id"]),
+            "fix_messages": upsert(_fix_messages, ["session_id", "seq"]),
+        }
+
+    async def _write(self, conn: AsyncConnection, batch: _Batch, rows: Rows) -> None:
+        up = self._upserts
+        if rows.commands:
+            await conn.execute(insert(_commands), rows.commands)
+        if rows.events:
+            await conn.execute(insert(_events), rows.events)
+        if rows.trades:
+            await conn.execute(insert(_trades), rows.trades)
+        if rows.orders:
+            await conn.execute(up["orders"], list(rows.orders.values()))
+        if rows.instruments:
+            await conn.execute(up["instruments"], list(rows.instruments.values()))
+        if rows.instrument_status:
+            await conn.execute(
+                update(_instruments)
+                .where(_instruments.c.symbol == bindparam("b_symbol"))
+                .values(status=bindparam("b_status")),
+                [{"b_symbol": s, "b_status": v} for s, v in rows.instrument_status.items()],
+            )
+        if batch.fix_resets:
+            await conn.execute(
+                delete(_fix_messages).where(_fix_messages.c.session_id.in_(batch.fix_resets))
+            )
+        if batch.fix_messages:
+            await conn.execute(
+                up["fix_messages"],
+                [{"session_id": s, "seq": q, "raw": r} for (s, q), r in batch.fix_messages.items()],
+            )
+        if batch.fix_states:
+            await conn.execute(
+                up["fix_sessions"],
+                [
+                    {
+                        "session_id": s,
+                        "next_sender_seq": snd,
+                        "next_target_seq": tgt,
+                        "creation_time_ns": ct,
+                    }
+                    for s, (snd, tgt, ct) in batch.fix_states.items()
+                ],
+            )
+        if batch.session_events:
+            await conn.execute(
+                insert(_fix_session_events),
+                [
+                    {"session_id": s, "ts_ns": ts, "kind": k, "detail": d}
+                    for s, ts, k, d in batch.session_events
+                ],
+            )
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def _read(self, what: str, fn: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
+        if self._closed:
+            raise StoreError(f"{self._where}: store is closed")
+        try:
+            async with self._engine.connect() as conn:
+                return await fn(conn)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _classify(exc, what, self._where) from exc
+
+    async def last_cmd_no(self) -> int:
+        """The highest command number journaled or covered by a snapshot (0 when none)."""
+
+        async def read(conn: AsyncConnection) -> int:
+            cmd = await conn.scalar(select(func.max(_commands.c.cmd_no)))
+            snap = await conn.scalar(select(func.max(_snapshots.c.cmd_no)))
+            return max(cmd or 0, snap or 0)
+
+        return await self._read("last_cmd_no", read)
+
+    async def load_engine_state(self) -> EngineState:
+        """Load what recovery needs (see specs/persistence.md, "Recovery").
+
+        Returns:
+            ``(snapshot, commands, last_event_seq)``: the latest engine snapshot or None,
+            every journaled ``(cmd_no, command)`` after it in order, and the highest stored
+            event seq (0 when none).
+
+        Raises:
+            RecoveryError: the journal has a gap after the snapshot or cannot be decoded.
+        """
+        from venue.snapshot import EngineSnapshot  # noqa: PLC0415 - engine side, lazily
+
+        async def read(conn: AsyncConnection) -> tuple[Any, list[Any], int]:
+            snap = (
+                await conn.execute(
+                    select(_snapshots.c.cmd_no, _snapshots.c.payload)
+                    .order_by(_snapshots.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            after = snap.cmd_no if snap is not None else 0
+            cmds = (
+                await conn.execute(
+                    select(_commands.c.cmd_no, _commands.c.payload)
+                    .where(_commands.c.cmd_no > after)
+                    .order_by(_commands.c.cmd_no)
+                )
+            ).all()
+            last_seq = await conn.scalar(select(func.max(_events.c.seq)))
+            return snap, list(cmds), int(last_seq or 0)
+
+        snap, cmd_rows, last_seq = await self._read("load_engine_state", read)
+        snapshot: EngineSnapshot | None = None
+        expected = 1
+        if snap is not None:
+            try:
+                snapshot = EngineSnapshot.from_dict(json.loads(snap.payload))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RecoveryError(
+                    f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
+                ) from exc
+            expected = snap.cmd_no + 1
+        commands: list[tuple[int, Command]] = []
+        for row in cmd_rows:
+            if row.cmd_no != expected:
+                raise RecoveryError(
+                    f"{self._where}: command journal gap: expected cmd_no {expected}, "
+                    f"found {row.cmd_no}"
+                )
+            try:
+                commands.append((row.cmd_no, decode_command(row.payload)))
+            except CodecError as exc:
+                raise RecoveryError(
+                    f"{self._where}: command {row.cmd_no} is unreadable: {exc}"
+                ) from exc
+            expected += 1
+        return EngineState(snapshot, commands, last_seq)
+
+    async def write_snapshot(self, cmd_no: int, snapshot: EngineSnapshot, *, keep: int = 3) -> None:
+        """Commit the buffer, then store an engine snapshot taken after command ``cmd_no``.
+
+        Only the newest ``keep`` snapshots are kept.
+        """
+        await self.commit()
+        payload = json.dumps(snapshot.to_dict(), separators=(",", ":"))
+        row = {
+            "cmd_no": cmd_no,
+            "event_seq": snapshot.next_seq - 1,
+            "created_ns": time.time_ns(),
+            "payload": payload,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(_snapshots), [row])
+                kept = (
+                    await conn.scalars(
+                        select(_snapshots.c.id).order_by(_snapshots.c.id.desc()).limit(keep)
+                    )
+                ).all()
+                await conn.execute(delete(_snapshots).where(_snapshots.c.id.not_in(kept)))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _classify(exc, "write_snapshot", self._where) from exc
+
+    async def load_fix_session(self, session_id: str) -> FixSessionRecord | None:
+        """A FIX session's stored sequence numbers and creation time, or None."""
+
+        async def read(conn: AsyncConnection) -> FixSessionRecord | None:
+            row = (
+                await conn.execute(
+                    select(_fix_sessions).where(_fix_sessions.c.session_id == session_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            return FixSessionRecord(
+                row.session_id, row.next_sender_seq, row.next_target_seq, row.creation_time_ns
+            )
+
+        return await self._read("load_fix_session", read)
+
+    async def load_fix_messages(
+        self, session_id: str, begin: int, end: int
+    ) -> list[tuple[int, bytes]]:
+        """Stored outbound messages with ``begin <= seq <= end`` (``end`` 0: no upper bound),
+        in seq order."""
+
+        async def read(conn: AsyncConnection) -> list[tuple[int, bytes]]:
+            c = _fix_messages.c
+            query = select(c.seq, c.raw).where(c.session_id == session_id, c.seq >= begin)
+            if end:
+                query = query.where(c.seq <= end)
+            result = await conn.execute(query.order_by(c.seq))
+            return [(row.seq, bytes(row.raw)) for row in result]
+
+        return await self._read("load_fix_messages", read)
+
+    async def session_events(self, session_id: str | None = None) -> list[SessionEventRecord]:
+        """Stored FIX session lifecycle events, oldest first."""
+
+        async def read(conn: AsyncConnection) -> list[SessionEventRecord]:
+            c = _fix_session_events.c
+            query = select(c.session_id, c.ts_ns, c.kind, c.detail)
+            if session_id is not None:
+                query = query.where(c.session_id == session_id)
+            result = await conn.execute(query.order_by(c.ts_ns, c.id))
+            return [SessionEventRecord(*row) for row in result]
+
+        return await self._read("session_events", read)
+
+    def _seen_in_memory(self, owner: str, cl_ord_id: str) -> bool:
+        for batch in (self._buffer, self._inflight_batch):
+            if batch is None:
+                continue
+            for _cmd_no, _cmd, events in batch.journal:
+                for e in events:
+                    _order_id, e_owner, e_cl_ord_id, _symbol = event_keys(e)
+                    if e_owner == owner and e_cl_ord_id == cl_ord_id:
+                        return True
+        return False
+
+    async def seen_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
+        """Has ``owner`` used ``cl_ord_id`` (accepted, replaced to, cancelled with, rejected,
+        cancel-rejected, mass-cancelled)? Includes writes not yet committed. For FIX
+        PossResend duplicate detection."""
+        if self._seen_in_memory(owner, cl_ord_id):
+            return True
+
+        async def read(conn: AsyncConnection) -> bool:
+            o, e = _orders.c, _events.c
+            hit = await conn.scalar(
+                select(o.order_id).where(o.owner == owner, o.cl_ord_id == cl_ord_id).limit(1)
+            )
+            if hit is not None:
+                return True
+            hit = await conn.scalar(
+                select(e.seq).where(e.owner == owner, e.cl_ord_id == cl_ord_id).limit(1)
+            )
+            return hit is not None
+
+        return await self._read("seen_cl_ord_id", read)
+
+    async def orders(
+        self,
+        owner: str | None = None,
+        symbol: str | None = None,
+        live_only: bool = True,
+    ) -> list[OrderRecord]:
+        """Orders by order id, optionally filtered; ``live_only`` keeps working orders."""
+
+        async def read(conn: AsyncConnection) -> list[OrderRecord]:
+            c = _orders.c
+            query = select(_orders)
+            if owner is not None:
+                query = query.where(c.owner == owner)
+            if symbol is not None:
+                query = query.where(c.symbol == symbol)
+            if live_only:
+                query = query.where(c.status.in_(LIVE_STATUSES))
+            result = await conn.execute(query.order_by(c.order_id))
+            return [OrderRecord(**row._asdict()) for row in result]
+
+        return await self._read("orders", read)
+
+    async def trades(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Trade rows (as dicts) by trade id, optionally for one symbol."""
+
+        async def read(conn: AsyncConnection) -> list[dict[str, Any]]:
+            query = select(_trades)
+            if symbol is not None:
+                query = query.where(_trades.c.symbol == symbol)
+            result = await conn.execute(query.order_by(_trades.c.trade_id))
+            return [dict(row._mapping) for row in result]
+
+        return await self._read("trades", read)
+
+    async def instruments(self) -> list[Instrument]:
+        """The listed instruments, by symbol."""
+
+        async def read(conn: AsyncConnection) -> list[Instrument]:
+            result = await conn.execute(select(_instruments).order_by(_instruments.c.symbol))
+            return [
+                Instrument(
+                    symbol=row.symbol,
+                    tick_size=Decimal(row.tick_size),
+                    lot_size=row.lot_size,
+                    min_qty=row.min_qty,
+                    max_qty=row.max_qty,
+                    price_band_pct=(
+                        None if row.price_band_pct is None else Decimal(row.price_band_pct)
+                    ),
+                    reference_price=(
+                        None if row.reference_price is None else Price(row.reference_price)
+                    ),
+                    status=TradingStatus(row.status),
+                    description=row.description,
+                )
+                for row in result
+            ]
+
+        return await self._read("instruments", read)
+
+    async def save_instrument(self, instrument: Instrument) -> None:
+        """Insert or replace one instrument definition (immediately, own transaction)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(self._upserts["instruments"], [instrument_row(instrument)])
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _classify(exc, "save_instrument", self._where) from exc
