@@ -1,0 +1,393 @@
+"""Order entry: the FIX application between the session layer and the matching engine.
+
+Inbound application messages become engine commands (through :mod:`fix_gateway.translate`),
+after the venue rules that belong to the session rather than to the book: drop-copy
+sessions may not trade, a per-session throttle, per-session risk limits, and FIX 4.4
+duplicate detection of NewOrderSingles resent with PossResend. Engine events come back
+through :meth:`OrderEntry.on_events` and become ExecutionReports, OrderCancelRejects and
+OrderMassCancelReports for the owning session, with a copy of every ExecutionReport to the
+drop-copy sessions.
+
+Everything here runs synchronously on the event loop; the sequencer it submits to is the
+venue's single path into the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fix_gateway import translate
+from fix_gateway.codec import Message
+from fix_gateway.config import SessionConfig, SessionID, VenueConfig
+from fix_gateway.translate import Body, Refusal, SessionRules
+from venue.commands import CancelOrder, Command, NewOrder, RejectOrder
+from venue.events import (
+    CancelRejected,
+    Event,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    OrderReplaced,
+    OrderRestated,
+    OrderStatusReport,
+    Trade,
+)
+from venue.instruments import Instrument
+from venue.types import CancelReason, CxlRejResponseTo, OrderId, OrdType, RejectReason, StpMode
+
+log = logging.getLogger(__name__)
+
+#: Application messages the venue accepts from trading sessions.
+SUPPORTED = frozenset({"D", "F", "G", "H", "q"})
+
+
+class Sender(Protocol):
+    def send(self, session_id: SessionID, msg_type: str, body: Body) -> object: ...
+
+
+class Venue(Protocol):
+    """What order entry needs from the venue runtime."""
+
+    def submit(self, cmd: Command) -> list[Event]: ...
+
+    def instrument(self, symbol: str) -> Instrument | None: ...
+
+    def last_price(self, symbol: str) -> int | None: ...
+
+    def live_order_ids(self, owner: str) -> list[OrderId]: ...
+
+
+@dataclass(slots=True)
+class Throttle:
+    """A token bucket: ``rate`` application messages per second, bursts up to ``rate``."""
+
+    rate: int
+    tokens: float = 0.0
+    last_ns: int = 0
+
+    def allow(self, now_ns: int) -> bool:
+        if self.last_ns == 0:
+            self.tokens = float(self.rate)
+        else:
+            elapsed = (now_ns - self.last_ns) / 1e9
+            self.tokens = min(float(self.rate), self.tokens + elapsed * self.rate)
+        self.last_ns = now_ns
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(slots=True)
+class _SessionState:
+    config: SessionConfig
+    rules: SessionRules
+    throttle: Throttle | None
+    seen_cl_ord_ids: set[str] = field(default_factory=set)
+
+
+class OrderEntry:
+    """The FIX application of the venue (implements ``fix_gateway.application.Application``)."""
+
+    def __init__(self, config: VenueConfig, venue: Venue, sender: Sender | None = None) -> None:
+        self._venue = venue
+        self._sender = sender
+        self._sessions: dict[str, _SessionState] = {}
+        self._ids: dict[str, SessionID] = {}
+        self._drop_copies: list[tuple[SessionID, frozenset[str] | None]] = []
+        for session in config.sessions:
+            owner = str(session.session_id)
+            self._ids[owner] = session.session_id
+            if session.session_role == "DropCopy":
+                accounts = session.drop_copy_accounts
+                self._drop_copies.append(
+                    (session.session_id, frozenset(accounts) if accounts else None)
+                )
+            rate = session.max_messages_per_second
+            self._sessions[owner] = _SessionState(
+                config=session,
+                rules=SessionRules(
+                    owner=owner,
+                    default_account=session.account or "",
+                    stp_mode=StpMode(session.self_trade_prevention),
+                ),
+                throttle=Throttle(rate) if rate else None,
+            )
+        self._handlers: dict[str, Callable[[_SessionState, Message, int], None]] = {
+            "D": self._new_order,
+            "F": self._cancel,
+            "G": self._replace,
+            "H": self._status,
+            "q": self._mass_cancel,
+        }
+        self._order_report: dict[type, Callable[[Any, Instrument | None], Body]] = {
+            OrderAccepted: translate.accepted,
+            OrderCancelled: translate.cancelled,
+            OrderReplaced: translate.replaced,
+            OrderRestated: translate.restated,
+            OrderExpired: translate.expired,
+        }
+        self._event_handlers: dict[type, Callable[[Any], None]] = {
+            Trade: self._on_trade,
+            OrderRejected: self._on_rejected,
+            OrderStatusReport: self._on_status,
+            CancelRejected: self._on_cancel_rejected,
+            MassCancelDone: self._on_mass_cancel_done,
+            **dict.fromkeys(self._order_report, self._on_order_event),
+        }
+
+    def attach(self, sender: Sender) -> None:
+        self._sender = sender
+
+    def remember_cl_ord_ids(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Seed duplicate detection with (owner, ClOrdID) pairs seen before a restart."""
+        for owner, cl_ord_id in pairs:
+            state = self._sessions.get(owner)
+            if state is not None:
+                state.seen_cl_ord_ids.add(cl_ord_id)
+
+    # -- Application ----------------------------------------------------------------------------
+
+    def on_logon(self, session_id: SessionID) -> None:
+        log.info("%s logged on", session_id)
+
+    def on_logout(self, session_id: SessionID) -> None:
+        state = self._sessions.get(str(session_id))
+        if state is None or not state.config.cancel_on_disconnect:
+            return
+        self.cancel_all(session_id, CancelReason.DISCONNECT)
+
+    def cancel_all(
+        self, session_id: SessionID, reason: CancelReason, now_ns: int | None = None
+    ) -> int:
+        """Cancel every live order of a session (cancel-on-disconnect, operator action)."""
+        owner = str(session_id)
+        ts = now_ns if now_ns is not None else time.time_ns()
+        count = 0
+        for order_id in self._venue.live_order_ids(owner):
+            cmd = CancelOrder(
+                ts_ns=ts,
+                owner=owner,
+                cl_ord_id="",
+                orig_cl_ord_id="",
+                order_id=order_id,
+                reason=reason,
+            )
+            events = self._venue.submit(cmd)
+            count += sum(isinstance(e, OrderCancelled) for e in events)
+        if count:
+            log.info("%s: %d orders cancelled (%s)", session_id, count, reason.value)
+        return count
+
+    def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
+        state = self._sessions.get(str(session_id))
+        if state is None:
+            return
+        handler = self._handlers.get(msg.msg_type)
+        if handler is None:
+            self._business_reject(session_id, msg, "3", f"MsgType {msg.msg_type} is not supported")
+            return
+        if state.config.session_role == "DropCopy":
+            self._business_reject(
+                session_id, msg, "6", "a drop-copy session may send only session messages"
+            )
+            return
+        if state.throttle is not None and not state.throttle.allow(now_ns):
+            self._throttled(state, msg, now_ns)
+            return
+        handler(state, msg, now_ns)
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def _new_order(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        cl_ord_id = msg.get(11) or ""
+        if msg.get(97) == "Y" and cl_ord_id in state.seen_cl_ord_ids:
+            # FIX 4.4 duplicate detection: a resent order already seen is never executed
+            # twice; the client learns the order's state from a status report.
+            log.info("%s: PossResend NewOrderSingle %s already seen", state.rules.owner, cl_ord_id)
+            self._venue.submit(
+                translate.status_query(msg, state.rules.owner, now_ns)
+            )
+            return
+        result = translate.new_order(msg, state.rules, self._venue, now_ns)
+        if isinstance(result, tuple):
+            order, refusal = result
+            self._venue.submit(RejectOrder(order, refusal.reason, refusal.text))
+            return
+        refusal = self._risk_check(state, result)
+        if refusal is not None:
+            self._venue.submit(RejectOrder(result, refusal.reason, refusal.text))
+            return
+        self._venue.submit(result)
+
+    def _risk_check(self, state: _SessionState, order: NewOrder) -> Refusal | None:
+        cfg = state.config
+        if cfg.max_order_qty is not None and order.qty > cfg.max_order_qty:
+            return Refusal(
+                RejectReason.RISK_LIMIT,
+                f"order quantity {order.qty} exceeds the session limit {cfg.max_order_qty}",
+            )
+        if cfg.max_order_notional is not None:
+            instrument = self._venue.instrument(order.symbol)
+            ticks = order.price
+            if ticks is None or order.ord_type is OrdType.STOP_LIMIT:
+                ticks = order.price or order.stop_price or self._venue.last_price(order.symbol)
+            if instrument is not None and ticks is not None:
+                notional = instrument.to_decimal(ticks) * order.qty
+                if notional > cfg.max_order_notional:
+                    return Refusal(
+                        RejectReason.RISK_LIMIT,
+                        f"order notional {notional} exceeds the session limit "
+                        f"{cfg.max_order_notional:f}",
+                    )
+            elif instrument is not None and order.ord_type is OrdType.MARKET:
+                return Refusal(
+                    RejectReason.RISK_LIMIT,
+                    "market order notional cannot be checked: the instrument has no price yet",
+                )
+        return None
+
+    def _cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        self._venue.submit(translate.cancel_order(msg, state.rules.owner, now_ns))
+
+    def _replace(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        result = translate.replace_order(msg, state.rules.owner, self._venue, now_ns)
+        if isinstance(result, Refusal):
+            body = translate.cancel_reject_refusal(msg, result, CxlRejResponseTo.REPLACE, now_ns)
+            self._send(state.config.session_id, "9", body)
+            return
+        cfg = state.config
+        if cfg.max_order_qty is not None and result.qty > cfg.max_order_qty:
+            refusal = Refusal(
+                RejectReason.RISK_LIMIT,
+                f"order quantity {result.qty} exceeds the session limit {cfg.max_order_qty}",
+            )
+            body = translate.cancel_reject_refusal(msg, refusal, CxlRejResponseTo.REPLACE, now_ns)
+            self._send(cfg.session_id, "9", body)
+            return
+        if cfg.max_order_notional is not None and result.price is not None:
+            instrument = self._venue.instrument(result.symbol)
+            if instrument is not None:
+                notional = instrument.to_decimal(result.price) * result.qty
+                if notional > cfg.max_order_notional:
+                    refusal = Refusal(
+                        RejectReason.RISK_LIMIT,
+                        f"order notional {notional} exceeds the session limit "
+                        f"{cfg.max_order_notional:f}",
+                    )
+                    body = translate.cancel_reject_refusal(
+                        msg, refusal, CxlRejResponseTo.REPLACE, now_ns
+                    )
+                    self._send(cfg.session_id, "9", body)
+                    return
+        self._venue.submit(result)
+
+    def _status(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
+
+    def _mass_cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        result = translate.mass_cancel(msg, state.rules.owner, now_ns)
+        if isinstance(result, Refusal):
+            body = translate.mass_cancel_refusal(msg, result, now_ns)
+            self._send(state.config.session_id, "r", body)
+            return
+        self._venue.submit(result)
+
+    def _throttled(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        rate = state.config.max_messages_per_second
+        text = f"throttle: more than {rate} messages per second"
+        if msg.msg_type == "D":
+            result = translate.new_order(msg, state.rules, self._venue, now_ns)
+            order = result[0] if isinstance(result, tuple) else result
+            self._venue.submit(RejectOrder(order, RejectReason.THROTTLED, text))
+        elif msg.msg_type in ("F", "G"):
+            response_to = (
+                CxlRejResponseTo.CANCEL if msg.msg_type == "F" else CxlRejResponseTo.REPLACE
+            )
+            body = translate.cancel_reject_refusal(
+                msg, Refusal(RejectReason.THROTTLED, text), response_to, now_ns
+            )
+            self._send(state.config.session_id, "9", body)
+        else:
+            self._business_reject(state.config.session_id, msg, "0", text)
+
+    def _business_reject(self, session_id: SessionID, msg: Message, reason: str, text: str) -> None:
+        body: Body = [
+            (45, msg.get(34) or "0"),
+            (372, msg.msg_type),
+            (380, reason),
+            (58, text),
+        ]
+        ref_id = msg.get(11)
+        if ref_id:
+            body.insert(2, (379, ref_id))
+        self._send(session_id, "j", body)
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def on_events(self, events: list[Event]) -> None:
+        """Turn engine events into messages for their owners and the drop copies."""
+        handlers = self._event_handlers
+        for ev in events:
+            handler = handlers.get(type(ev))
+            if handler is not None:
+                handler(ev)
+
+    def _on_trade(self, ev: Trade) -> None:
+        instrument = self._venue.instrument(ev.symbol)
+        for side in (ev.passive_fill, ev.aggressor_fill):
+            self._report(side.spec.owner, side.spec.account, translate.fill(ev, side, instrument))
+
+    def _on_order_event(
+        self, ev: OrderAccepted | OrderCancelled | OrderReplaced | OrderRestated | OrderExpired
+    ) -> None:
+        spec = ev.spec
+        body = self._order_report[type(ev)](ev, self._venue.instrument(spec.symbol))
+        self._report(spec.owner, spec.account, body)
+        if type(ev) is OrderAccepted or type(ev) is OrderReplaced:
+            state = self._sessions.get(spec.owner)
+            if state is not None:
+                state.seen_cl_ord_ids.add(spec.cl_ord_id)
+
+    def _on_rejected(self, ev: OrderRejected) -> None:
+        req = ev.request
+        body = translate.rejected(ev, self._venue.instrument(req.symbol))
+        self._report(req.owner, req.account, body)
+        state = self._sessions.get(req.owner)
+        if state is not None:
+            state.seen_cl_ord_ids.add(req.cl_ord_id)
+
+    def _on_status(self, ev: OrderStatusReport) -> None:
+        instrument = self._venue.instrument(ev.spec.symbol if ev.spec else ev.symbol)
+        self._to_owner(ev.owner, "8", translate.status_report(ev, instrument))
+
+    def _on_cancel_rejected(self, ev: CancelRejected) -> None:
+        self._to_owner(ev.owner, "9", translate.cancel_reject(ev))
+
+    def _on_mass_cancel_done(self, ev: MassCancelDone) -> None:
+        self._to_owner(ev.owner, "r", translate.mass_cancel_report(ev))
+
+    def _to_owner(self, owner: str, msg_type: str, body: Body) -> None:
+        owner_id = self._ids.get(owner)
+        if owner_id is not None:
+            self._send(owner_id, msg_type, body)
+
+    def _report(self, owner: str, account: str, body: Body) -> None:
+        owner_id = self._ids.get(owner)
+        if owner_id is not None:
+            self._send(owner_id, "8", body)
+        for copy_id, accounts in self._drop_copies:
+            if accounts is None or account in accounts:
+                self._send(copy_id, "8", body)
+
+    def _send(self, session_id: SessionID, msg_type: str, body: Body) -> None:
+        if self._sender is None:
+            return
+        self._sender.send(session_id, msg_type, body)
+

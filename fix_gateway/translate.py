@@ -1,0 +1,669 @@
+"""FIX 4.4 application messages <-> engine commands and events.
+
+The only place where FIX strings become integer ticks and back: prices go through
+``Decimal`` and the instrument's tick size (off-tick prices are refused, never rounded),
+and every price printed uses the instrument's precision, so no float noise reaches a
+client. Pure functions: no I/O, no clock (times come in as arguments).
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+from fix_gateway.codec import format_utc_timestamp, parse_utc_timestamp
+from venue.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder, StatusQuery
+from venue.events import (
+    CancelRejected,
+    Fill,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    OrderReplaced,
+    OrderRestated,
+    OrderSpec,
+    OrderStatusReport,
+    Trade,
+)
+from venue.instruments import Instrument, PriceError
+from venue.types import (
+    CxlRejResponseTo,
+    OrderId,
+    OrdStatus,
+    OrdType,
+    Price,
+    Qty,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+
+Body = list[tuple[int, object]]
+
+_SIDES = {"1": Side.BUY, "2": Side.SELL}
+_ORD_TYPES = {"1": OrdType.MARKET, "2": OrdType.LIMIT, "3": OrdType.STOP, "4": OrdType.STOP_LIMIT}
+_TIFS = {
+    "0": TimeInForce.DAY,
+    "1": TimeInForce.GTC,
+    "3": TimeInForce.IOC,
+    "4": TimeInForce.FOK,
+    "6": TimeInForce.GTD,
+}
+
+#: RejectReason -> OrdRejReason(103), restricted to the FIX 4.4 enumeration.
+ORD_REJ_REASON: dict[RejectReason, str] = {
+    RejectReason.UNKNOWN_SYMBOL: "1",
+    RejectReason.HALTED: "2",  # exchange closed (for this instrument)
+    RejectReason.INVALID_PRICE: "99",
+    RejectReason.INVALID_QTY: "13",  # incorrect quantity
+    RejectReason.PRICE_BAND: "99",
+    RejectReason.DUPLICATE_CL_ORD_ID: "6",  # duplicate order
+    RejectReason.POST_ONLY_WOULD_TAKE: "99",
+    RejectReason.INVALID_ORDER: "11",  # unsupported order characteristic
+    RejectReason.RISK_LIMIT: "3",  # order exceeds limit
+    RejectReason.THROTTLED: "99",
+    RejectReason.UNAVAILABLE: "99",
+}
+
+
+class InstrumentLookup(Protocol):
+    def instrument(self, symbol: str) -> Instrument | None: ...
+
+
+class FieldSource(Protocol):
+    msg_type: str
+
+    def get(self, tag: int, default: str | None = None) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A message the venue cannot turn into a command, with the answer it deserves."""
+
+    reason: RejectReason
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    """What the order-entry layer knows about the submitting session."""
+
+    owner: str
+    default_account: str = ""
+    stp_mode: StpMode = StpMode.NONE
+
+
+# -- parsing helpers ----------------------------------------------------------------------------
+
+
+def _qty(text: str | None, tag: int, name: str) -> int | Refusal:
+    if text is None:
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) is required")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text!r} is not a number")
+    if value != value.to_integral_value():
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} must be a whole number")
+    if value <= 0:
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} must be positive")
+    return int(value)
+
+
+def _price(text: str | None, tag: int, name: str, instrument: Instrument) -> Price | Refusal:
+    assert text is not None
+    try:
+        ticks = instrument.to_ticks(text)
+    except PriceError as exc:
+        return Refusal(RejectReason.INVALID_PRICE, f"{name}({tag}): {exc}")
+    if ticks <= 0:
+        return Refusal(RejectReason.INVALID_PRICE, f"{name}({tag}) {text} must be positive")
+    return ticks
+
+
+def _expiry(msg: FieldSource) -> int | Refusal | None:
+    text = msg.get(126)
+    if text is not None:
+        ns = parse_utc_timestamp(text)
+        if ns is None:
+            return Refusal(RejectReason.INVALID_ORDER, f"ExpireTime(126) {text!r} is malformed")
+        return ns
+    date = msg.get(432)
+    if date is not None:
+        try:
+            day = time.strptime(date, "%Y%m%d")
+        except ValueError:
+            return Refusal(RejectReason.INVALID_ORDER, f"ExpireDate(432) {date!r} is malformed")
+        # A GTD order with an ExpireDate lives to the end of that (UTC) day.
+        return (calendar.timegm(day) + 86_400) * 1_000_000_000 - 1
+    return None
+
+
+# -- FIX -> commands ----------------------------------------------------------------------------
+
+
+def new_order(
+    msg: FieldSource, rules: SessionRules, instruments: InstrumentLookup, now_ns: int
+) -> NewOrder | tuple[NewOrder, Refusal]:
+    """Translate a NewOrderSingle (D).
+
+    Returns the command, or the best-effort command plus the refusal (the refusal is
+    reported as an ExecutionReport with ExecType=8 that echoes the request).
+    """
+    cl_ord_id = msg.get(11) or ""
+    symbol = msg.get(55) or ""
+    side = _SIDES.get(msg.get(54) or "", Side.BUY)
+    ord_type = _ORD_TYPES.get(msg.get(40) or "", OrdType.LIMIT)
+    tif = _TIFS.get(msg.get(59) or "0")
+    account = msg.get(1) or rules.default_account
+    exec_inst = msg.get(18) or ""
+    qty_or = _qty(msg.get(38), 38, "OrderQty")
+    qty = Qty(qty_or) if isinstance(qty_or, int) else Qty(0)
+    base = NewOrder(
+        ts_ns=now_ns,
+        owner=rules.owner,
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=side,
+        ord_type=ord_type,
+        qty=qty,
+        tif=tif or TimeInForce.DAY,
+        account=account,
+        post_only="6" in exec_inst.split(),
+        stp_group=account if rules.stp_mode is not StpMode.NONE else "",
+        stp_mode=rules.stp_mode,
+    )
+
+    def refuse(reason: RejectReason, text: str) -> tuple[NewOrder, Refusal]:
+        return base, Refusal(reason, text)
+
+    if isinstance(qty_or, Refusal):
+        return base, qty_or
+    if tif is None:
+        return refuse(RejectReason.INVALID_ORDER, f"TimeInForce(59) {msg.get(59)} is not supported")
+    unsupported = [flag for flag in exec_inst.split() if flag != "6"]
+    if unsupported:
+        return refuse(
+            RejectReason.INVALID_ORDER,
+            f"ExecInst(18) {' '.join(unsupported)} is not supported (only 6, post-only)",
+        )
+    instrument = instruments.instrument(symbol)
+    if instrument is None:
+        return refuse(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+
+    price: Price | None = None
+    stop_price: Price | None = None
+    price_text, stop_text = msg.get(44), msg.get(99)
+    if ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT):
+        if price_text is None:
+            return refuse(RejectReason.INVALID_PRICE, "Price(44) is required for a limit order")
+        p = _price(price_text, 44, "Price", instrument)
+        if isinstance(p, Refusal):
+            return base, p
+        price = p
+    elif price_text is not None:
+        return refuse(
+            RejectReason.INVALID_PRICE, "Price(44) is not allowed on a market or stop order"
+        )
+    if ord_type in (OrdType.STOP, OrdType.STOP_LIMIT):
+        if stop_text is None:
+            return refuse(RejectReason.INVALID_PRICE, "StopPx(99) is required for a stop order")
+        s = _price(stop_text, 99, "StopPx", instrument)
+        if isinstance(s, Refusal):
+            return base, s
+        stop_price = s
+    elif stop_text is not None:
+        return refuse(RejectReason.INVALID_PRICE, "StopPx(99) is only allowed on stop orders")
+
+    expire_ns = _expiry(msg)
+    if isinstance(expire_ns, Refusal):
+        return base, expire_ns
+    if tif is TimeInForce.GTD and expire_ns is None:
+        return refuse(RejectReason.INVALID_ORDER, "GTD needs ExpireTime(126) or ExpireDate(432)")
+    if tif is not TimeInForce.GTD:
+        expire_ns = None
+
+    display_qty: Qty | None = None
+    if msg.get(111) is not None:
+        d = _qty(msg.get(111), 111, "MaxFloor")
+        if isinstance(d, Refusal):
+            return base, d
+        display_qty = Qty(d)
+    min_qty: Qty | None = None
+    if msg.get(110) is not None:
+        m = _qty(msg.get(110), 110, "MinQty")
+        if isinstance(m, Refusal):
+            return base, m
+        min_qty = Qty(m)
+
+    return NewOrder(
+        ts_ns=now_ns,
+        owner=rules.owner,
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=side,
+        ord_type=ord_type,
+        qty=qty,
+        price=price,
+        stop_price=stop_price,
+        tif=tif,
+        expire_ns=expire_ns,
+        account=account,
+        display_qty=display_qty,
+        post_only=base.post_only,
+        min_qty=min_qty,
+        stp_group=base.stp_group,
+        stp_mode=rules.stp_mode,
+    )
+
+
+def _order_id(msg: FieldSource) -> OrderId | None:
+    text = msg.get(37)
+    if text is None or not text.isdigit():
+        return None
+    return OrderId(int(text))
+
+
+def cancel_order(msg: FieldSource, owner: str, now_ns: int) -> CancelOrder:
+    """Translate an OrderCancelRequest (F)."""
+    return CancelOrder(
+        ts_ns=now_ns,
+        owner=owner,
+        cl_ord_id=msg.get(11) or "",
+        orig_cl_ord_id=msg.get(41) or "",
+        order_id=_order_id(msg),
+        symbol=msg.get(55) or "",
+        side=_SIDES.get(msg.get(54) or ""),
+    )
+
+
+def replace_order(
+    msg: FieldSource, owner: str, instruments: InstrumentLookup, now_ns: int
+) -> ReplaceOrder | Refusal:
+    """Translate an OrderCancelReplaceRequest (G); a Refusal becomes an OrderCancelReject."""
+    symbol = msg.get(55) or ""
+    instrument = instruments.instrument(symbol)
+    if instrument is None:
+        return Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+    qty = _qty(msg.get(38), 38, "OrderQty")
+    if isinstance(qty, Refusal):
+        return qty
+    price: Price | None = None
+    if msg.get(44) is not None:
+        p = _price(msg.get(44), 44, "Price", instrument)
+        if isinstance(p, Refusal):
+            return p
+        price = p
+    stop: Price | None = None
+    if msg.get(99) is not None:
+        s = _price(msg.get(99), 99, "StopPx", instrument)
+        if isinstance(s, Refusal):
+            return s
+        stop = s
+    display: Qty | None = None
+    if msg.get(111) is not None:
+        d = _qty(msg.get(111), 111, "MaxFloor")
+        if isinstance(d, Refusal):
+            return d
+        display = Qty(d)
+    tif_text = msg.get(59)
+    tif = _TIFS.get(tif_text) if tif_text is not None else None
+    if tif_text is not None and tif is None:
+        return Refusal(RejectReason.INVALID_ORDER, f"TimeInForce(59) {tif_text} is not supported")
+    expire = _expiry(msg)
+    if isinstance(expire, Refusal):
+        return expire
+    return ReplaceOrder(
+        ts_ns=now_ns,
+        owner=owner,
+        cl_ord_id=msg.get(11) or "",
+        orig_cl_ord_id=msg.get(41) or "",
+        qty=Qty(qty),
+        price=price,
+        stop_price=stop,
+        order_id=_order_id(msg),
+        symbol=symbol,
+        side=_SIDES.get(msg.get(54) or ""),
+        display_qty=display,
+        tif=tif,
+        expire_ns=expire,
+    )
+
+
+def status_query(msg: FieldSource, owner: str, now_ns: int) -> StatusQuery:
+    """Translate an OrderStatusRequest (H)."""
+    return StatusQuery(
+        ts_ns=now_ns,
+        owner=owner,
+        cl_ord_id=msg.get(11) or "",
+        order_id=_order_id(msg),
+        symbol=msg.get(55) or "",
+        side=_SIDES.get(msg.get(54) or ""),
+    )
+
+
+def mass_cancel(msg: FieldSource, owner: str, now_ns: int) -> MassCancel | Refusal:
+    """Translate an OrderMassCancelRequest (q): type 1 (by security) or 7 (all orders)."""
+    request_type = msg.get(530)
+    symbol = msg.get(55)
+    if request_type == "1":
+        if not symbol:
+            return Refusal(RejectReason.UNKNOWN_SYMBOL, "MassCancelRequestType 1 needs Symbol(55)")
+    elif request_type == "7":
+        symbol = None
+    else:
+        return Refusal(
+            RejectReason.INVALID_ORDER,
+            f"MassCancelRequestType(530) {request_type} is not supported (1 or 7)",
+        )
+    return MassCancel(
+        ts_ns=now_ns,
+        owner=owner,
+        cl_ord_id=msg.get(11) or "",
+        symbol=symbol,
+        side=_SIDES.get(msg.get(54) or ""),
+    )
+
+
+# -- events -> FIX ------------------------------------------------------------------------------
+
+
+def avg_px(instrument: Instrument | None, cum_notional: int, cum_qty: int) -> str:
+    """The exact average price, printed with the instrument's precision plus up to 4 digits."""
+    if cum_qty == 0 or instrument is None:
+        return "0"
+    digits = instrument.price_decimals
+    value = (Decimal(cum_notional) * instrument.tick_size / cum_qty).quantize(
+        Decimal(1).scaleb(-(digits + 4))
+    )
+    text = f"{value:f}"
+    if "." in text:
+        whole, frac = text.split(".")
+        frac = frac.rstrip("0").ljust(digits, "0")
+        text = f"{whole}.{frac}" if frac else whole
+    return text
+
+
+def _status(cum: int, leaves: int) -> OrdStatus:
+    if leaves == 0 and cum > 0:
+        return OrdStatus.FILLED
+    return OrdStatus.PARTIALLY_FILLED if cum > 0 else OrdStatus.NEW
+
+
+def _order_fields(spec: OrderSpec, instrument: Instrument | None) -> Body:
+    fmt = instrument.format_price if instrument is not None else str
+    body: Body = []
+    if spec.account:
+        body.append((1, spec.account))
+    body += [(55, spec.symbol), (54, spec.side.value), (38, spec.qty), (40, spec.ord_type.value)]
+    if spec.price is not None:
+        body.append((44, fmt(spec.price)))
+    if spec.stop_price is not None:
+        body.append((99, fmt(spec.stop_price)))
+    body.append((59, spec.tif.value))
+    if spec.expire_ns is not None:
+        body.append((126, format_utc_timestamp(spec.expire_ns)))
+    if spec.post_only:
+        body.append((18, "6"))
+    if spec.min_qty is not None:
+        body.append((110, spec.min_qty))
+    if spec.display_qty is not None:
+        body.append((111, spec.display_qty))
+    return body
+
+
+def _report(
+    spec: OrderSpec,
+    instrument: Instrument | None,
+    exec_id: str,
+    exec_type: str,
+    status: OrdStatus,
+    cum: int,
+    leaves: int,
+    notional: int,
+    ts_ns: int,
+    *,
+    cl_ord_id: str | None = None,
+    orig_cl_ord_id: str | None = None,
+    last: tuple[int, int] | None = None,
+    text: str | None = None,
+) -> Body:
+    body: Body = [(37, spec.order_id), (11, cl_ord_id or spec.cl_ord_id)]
+    if orig_cl_ord_id:
+        body.append((41, orig_cl_ord_id))
+    body += [(17, exec_id), (150, exec_type), (39, status.value)]
+    body += _order_fields(spec, instrument)
+    if last is not None:
+        last_qty, last_px = last
+        body += [(32, last_qty), (31, instrument.format_price(last_px) if instrument else last_px)]
+    body += [
+        (151, leaves),
+        (14, cum),
+        (6, avg_px(instrument, notional, cum)),
+        (60, format_utc_timestamp(ts_ns)),
+    ]
+    if text:
+        body.append((58, text))
+    return body
+
+
+def accepted(ev: OrderAccepted, instrument: Instrument | None) -> Body:
+    spec = ev.spec
+    return _report(spec, instrument, str(ev.seq), "0", OrdStatus.NEW, 0, spec.qty, 0, ev.ts_ns)
+
+
+def rejected(ev: OrderRejected, instrument: Instrument | None) -> Body:
+    req = ev.request
+    fmt = instrument.format_price if instrument is not None else str
+    body: Body = [
+        (37, "NONE"),
+        (11, req.cl_ord_id),
+        (17, str(ev.seq)),
+        (150, "8"),
+        (39, OrdStatus.REJECTED.value),
+        (103, ORD_REJ_REASON[ev.reason]),
+    ]
+    if req.account:
+        body.append((1, req.account))
+    body += [(55, req.symbol), (54, req.side.value), (38, req.qty), (40, req.ord_type.value)]
+    if req.price is not None:
+        body.append((44, fmt(req.price)))
+    if req.stop_price is not None:
+        body.append((99, fmt(req.stop_price)))
+    body += [
+        (59, req.tif.value),
+        (151, 0),
+        (14, 0),
+        (6, "0"),
+        (60, format_utc_timestamp(ev.ts_ns)),
+        (58, ev.text),
+    ]
+    return body
+
+
+def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> Body:
+    """The ExecutionReport of one side of a trade (ExecType F)."""
+    spec = side.spec
+    suffix = "B" if spec.side is Side.BUY else "S"
+    body = _report(
+        spec,
+        instrument,
+        f"{ev.seq}{suffix}",
+        "F",
+        _status(side.cum_qty, side.leaves_qty),
+        side.cum_qty,
+        side.leaves_qty,
+        side.cum_notional,
+        ev.ts_ns,
+        last=(ev.qty, ev.price),
+    )
+    # LastLiquidityInd(851): 1 added liquidity (resting), 2 removed liquidity (aggressor).
+    body.append((851, "2" if spec.side is ev.aggressor else "1"))
+    return body
+
+
+def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> Body:
+    spec = ev.spec
+    requested = ev.cl_ord_id != spec.cl_ord_id
+    return _report(
+        spec,
+        instrument,
+        str(ev.seq),
+        "4",
+        OrdStatus.CANCELED,
+        ev.cum_qty,
+        0,
+        ev.cum_notional,
+        ev.ts_ns,
+        cl_ord_id=ev.cl_ord_id,
+        orig_cl_ord_id=spec.cl_ord_id if requested else None,
+        text=ev.text,
+    )
+
+
+def replaced(ev: OrderReplaced, instrument: Instrument | None) -> Body:
+    status = _status(ev.cum_qty, ev.leaves_qty)
+    return _report(
+        ev.spec,
+        instrument,
+        str(ev.seq),
+        "5",
+        status,
+        ev.cum_qty,
+        ev.leaves_qty,
+        ev.cum_notional,
+        ev.ts_ns,
+        orig_cl_ord_id=ev.orig_cl_ord_id,
+    )
+
+
+def restated(ev: OrderRestated, instrument: Instrument | None) -> Body:
+    """ExecType D: the venue reduced the order (self-trade prevention, decrement)."""
+    return _report(
+        ev.spec,
+        instrument,
+        str(ev.seq),
+        "D",
+        _status(ev.cum_qty, ev.leaves_qty),
+        ev.cum_qty,
+        ev.leaves_qty,
+        ev.cum_notional,
+        ev.ts_ns,
+        text=ev.text,
+    )
+
+
+def expired(ev: OrderExpired, instrument: Instrument | None) -> Body:
+    return _report(
+        ev.spec,
+        instrument,
+        str(ev.seq),
+        "C",
+        OrdStatus.EXPIRED,
+        ev.cum_qty,
+        0,
+        ev.cum_notional,
+        ev.ts_ns,
+    )
+
+
+def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> Body:
+    if ev.spec is None:
+        body: Body = [
+            (37, "NONE"),
+            (11, ev.cl_ord_id),
+            (17, str(ev.seq)),
+            (150, "I"),
+            (39, OrdStatus.REJECTED.value),
+            (103, "5"),  # unknown order
+            (55, ev.symbol),
+            (54, (ev.side or Side.BUY).value),
+            (151, 0),
+            (14, 0),
+            (6, "0"),
+            (60, format_utc_timestamp(ev.ts_ns)),
+            (58, "unknown order"),
+        ]
+        return body
+    return _report(
+        ev.spec,
+        instrument,
+        str(ev.seq),
+        "I",
+        ev.status,
+        ev.cum_qty,
+        ev.leaves_qty,
+        ev.cum_notional,
+        ev.ts_ns,
+    )
+
+
+def cancel_reject(ev: CancelRejected) -> Body:
+    body: Body = [
+        (37, ev.spec.order_id if ev.spec is not None else "NONE"),
+        (11, ev.cl_ord_id),
+        (41, ev.orig_cl_ord_id),
+        (39, (ev.ord_status or OrdStatus.REJECTED).value),
+    ]
+    if ev.spec is not None and ev.spec.account:
+        body.append((1, ev.spec.account))
+    body += [
+        (60, format_utc_timestamp(ev.ts_ns)),
+        (434, ev.response_to.value),
+        (102, ev.reason.value),
+        (58, ev.text),
+    ]
+    return body
+
+
+def cancel_reject_refusal(
+    msg: FieldSource, refusal: Refusal, response_to: CxlRejResponseTo, now_ns: int
+) -> Body:
+    """An OrderCancelReject for a request refused before reaching the engine."""
+    return [
+        (37, msg.get(37) or "NONE"),
+        (11, msg.get(11) or ""),
+        (41, msg.get(41) or ""),
+        (39, OrdStatus.REJECTED.value),
+        (60, format_utc_timestamp(now_ns)),
+        (434, response_to.value),
+        (102, "99" if refusal.reason is not RejectReason.UNKNOWN_SYMBOL else "1"),
+        (58, refusal.text),
+    ]
+
+
+def mass_cancel_report(ev: MassCancelDone) -> Body:
+    body: Body = [
+        (11, ev.cl_ord_id),
+        (37, f"MC{ev.seq}"),
+        (530, "1" if ev.symbol else "7"),
+        (531, "1" if ev.symbol else "7"),
+        (533, ev.cancelled),
+    ]
+    if ev.symbol:
+        body.append((55, ev.symbol))
+    if ev.side is not None:
+        body.append((54, ev.side.value))
+    body.append((60, format_utc_timestamp(ev.ts_ns)))
+    return body
+
+
+def mass_cancel_refusal(msg: FieldSource, refusal: Refusal, now_ns: int) -> Body:
+    body: Body = [
+        (11, msg.get(11) or ""),
+        (37, "NONE"),
+        (530, msg.get(530) or "7"),
+        (531, "0"),
+        (532, "1" if refusal.reason is RejectReason.UNKNOWN_SYMBOL else "99"),
+        (533, 0),
+    ]
+    if msg.get(55):
+        body.append((55, msg.get(55)))
+    body += [(60, format_utc_timestamp(now_ns)), (58, refusal.text)]
+    return body

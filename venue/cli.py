@@ -1,0 +1,426 @@
+"""The ``venue`` command line: run the venue and administer it.
+
+Commands that act on a running venue talk to it over the local admin channel
+(:mod:`venue.admin`); each says so clearly when no venue is running. Tables are for
+people, ``--json`` output is for scripts. Exit codes: 0 success, 1 error (one line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from market_data.cli import app as md_app
+from reports.cli import app as report_app
+from venue.admin import AdminError, call
+
+app = typer.Typer(
+    help="A FIX 4.4 exchange gateway and price-time matching venue.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sessions_app = typer.Typer(help="FIX sessions of a running venue.", no_args_is_help=True)
+instruments_app = typer.Typer(help="Instruments of a running venue.", no_args_is_help=True)
+orders_app = typer.Typer(help="Live orders of a running venue.", no_args_is_help=True)
+db_app = typer.Typer(help="The venue's database.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(instruments_app, name="instruments")
+app.add_typer(orders_app, name="orders")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="sessions.cfg of the venue.", envvar="VENUE_CONFIG")
+]
+AdminOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--admin-socket",
+        help="Admin socket of the running venue (default: AdminSocket in sessions.cfg, "
+        "else var/venue.sock beside it).",
+        envvar="VENUE_ADMIN_SOCKET",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _load_config(path: Path) -> Any:
+    from fix_gateway.config import load_config
+    from fix_gateway.errors import ConfigError
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def _admin_path(config: Path, admin_socket: Path | None) -> Path:
+    if admin_socket is not None:
+        return admin_socket
+    if config.exists():
+        cfg = _load_config(config)
+        if cfg.default.admin_socket is not None:
+            return Path(cfg.default.admin_socket)
+    return config.resolve().parent / "var" / "venue.sock"
+
+
+def _admin(config: Path, admin_socket: Path | None, cmd: str, **args: Any) -> Any:
+    try:
+        return call(_admin_path(config, admin_socket), cmd, **args)
+    except AdminError as exc:
+        raise fail(str(exc)) from None
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    console.print(table)
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    config: ConfigOpt = Path("sessions.cfg"),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Store URL (sqlite+aiosqlite:///file.db, postgresql+asyncpg://...), "
+            "or 'none' to run without persistence. Default: StoreURL in sessions.cfg.",
+            envvar="VENUE_DB",
+        ),
+    ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT broker URL (mqtt://host:1883), or 'none'. Default: MqttURL in sessions.cfg.",
+            envvar="VENUE_MQTT",
+        ),
+    ] = None,
+    admin_socket: AdminOpt = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+) -> None:
+    """Run the venue: FIX acceptor, matching engine, store and market data."""
+    from venue.runtime import (
+        DEFAULT_STORE_URL,
+        RuntimeOptions,
+        StartupError,
+        Venue,
+        resolve_sqlite_url,
+    )
+
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        raise fail(f"unknown log level {log_level!r}")
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    cfg = _load_config(config)
+    base = config.resolve().parent
+    store_url = db or cfg.default.store_url or DEFAULT_STORE_URL
+    if store_url.lower() == "none":
+        store_url = None
+    else:
+        store_url = resolve_sqlite_url(store_url, base)
+        if store_url.startswith("sqlite+aiosqlite:///"):
+            Path(store_url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mqtt_url = mqtt or cfg.default.mqtt_url
+    if mqtt_url is not None and mqtt_url.lower() == "none":
+        mqtt_url = None
+    options = RuntimeOptions(
+        store_url=store_url,
+        mqtt_url=mqtt_url,
+        mqtt_prefix=cfg.default.mqtt_topic_prefix,
+        mqtt_depth=cfg.default.mqtt_depth,
+        admin_socket=_admin_path(config, admin_socket),
+    )
+
+    async def main() -> None:
+        venue = Venue(cfg, options)
+        try:
+            await venue.start()
+        except StartupError as exc:
+            raise fail(str(exc)) from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print(f"venue running (admin socket {options.admin_socket}); Ctrl-C stops it")
+        await stop.wait()
+        err.print("stopping: logging out sessions, flushing the store")
+        await venue.stop()
+
+    try:
+        from uvloop import run as uv_run
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uv_run(main())
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def _ns_time(ns: int) -> str:
+    if not ns:
+        return ""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@sessions_app.command("list")
+def sessions_list(
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every configured session: state, address, sequence numbers, message counts."""
+    rows = _admin(config, admin_socket, "sessions.list")
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    for row in rows:
+        row["since"] = _ns_time(row.get("logged_on_since_ns") or row.get("connected_since_ns"))
+        row["last_in"] = _ns_time(row.get("last_received_ns", 0))
+        row["last_out"] = _ns_time(row.get("last_sent_ns", 0))
+    _table(
+        rows,
+        [
+            "session_id",
+            "state",
+            "enabled",
+            "remote_address",
+            "since",
+            "next_sender_seq",
+            "next_target_seq",
+            "last_in",
+            "last_out",
+            "messages_in",
+            "messages_out",
+        ],
+        "FIX sessions",
+    )
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session: Annotated[str, typer.Argument(help="Session id or the client's CompID.")],
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One session in detail."""
+    rows = _admin(config, admin_socket, "sessions.list")
+    match = [r for r in rows if session in (r["session_id"], r["session_id"].split("->")[-1])]
+    if not match:
+        raise fail(f"unknown session {session!r}")
+    row = match[0]
+    if as_json:
+        console.print_json(json.dumps(row))
+        return
+    for key, value in row.items():
+        console.print(f"{key:20} {value}")
+
+
+def _session_action(action: str, doc: str) -> None:
+    def command(
+        session: Annotated[str, typer.Argument(help="Session id or the client's CompID.")],
+        config: ConfigOpt = Path("sessions.cfg"),
+        admin_socket: AdminOpt = None,
+    ) -> None:
+        console.print(_admin(config, admin_socket, f"sessions.{action}", session=session))
+
+    command.__doc__ = doc
+    sessions_app.command(action)(command)
+
+
+_session_action("logout", "Send a Logout to a logged-on session.")
+_session_action("disconnect", "Drop a session's connection without a Logout.")
+_session_action("reset", "Reset both sequence numbers of a session to 1.")
+_session_action("enable", "Allow a session to log on again.")
+_session_action("disable", "Refuse new logons of a session (a live one stays until logout).")
+
+
+@sessions_app.command("set-seq")
+def sessions_set_seq(
+    session: Annotated[str, typer.Argument(help="Session id or the client's CompID.")],
+    sender: Annotated[
+        int | None, typer.Option(min=1, help="Next MsgSeqNum the venue sends.")
+    ] = None,
+    target: Annotated[
+        int | None, typer.Option(min=1, help="Next MsgSeqNum the venue expects.")
+    ] = None,
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+) -> None:
+    """Set the next sender and/or target sequence numbers of a session."""
+    if sender is None and target is None:
+        raise fail("give --sender and/or --target")
+    console.print(
+        _admin(
+            config, admin_socket, "sessions.set-seq", session=session, sender=sender, target=target
+        )
+    )
+
+
+# -- instruments ------------------------------------------------------------------------------
+
+
+@instruments_app.command("list")
+def instruments_list(
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Listed instruments with their rules, status and last price."""
+    rows = _admin(config, admin_socket, "instruments.list")
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    _table(
+        rows,
+        ["symbol", "tick_size", "lot_size", "min_qty", "max_qty", "price_band_pct", "status",
+         "last_price", "description"],
+        "Instruments",
+    )
+
+
+@instruments_app.command("add")
+def instruments_add(
+    symbol: str,
+    tick_size: Annotated[str, typer.Option(help="Tick size, e.g. 0.01.")],
+    lot_size: Annotated[int, typer.Option(min=1)] = 1,
+    min_qty: Annotated[int, typer.Option(min=1)] = 1,
+    max_qty: Annotated[int | None, typer.Option(min=1)] = None,
+    price_band_pct: Annotated[str | None, typer.Option(help="Price band in %.")] = None,
+    description: str = "",
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+) -> None:
+    """List a new instrument (or change the rules of one) on the running venue."""
+    console.print(
+        _admin(
+            config,
+            admin_socket,
+            "instruments.add",
+            symbol=symbol,
+            tick_size=tick_size,
+            lot_size=lot_size,
+            min_qty=min_qty,
+            max_qty=max_qty,
+            price_band_pct=price_band_pct,
+            description=description,
+        )
+    )
+
+
+@instruments_app.command("halt")
+def instruments_halt(
+    symbol: str, config: ConfigOpt = Path("sessions.cfg"), admin_socket: AdminOpt = None
+) -> None:
+    """Halt trading in a symbol: new orders and replaces are rejected, cancels accepted."""
+    console.print(_admin(config, admin_socket, "instruments.halt", symbol=symbol))
+
+
+@instruments_app.command("resume")
+def instruments_resume(
+    symbol: str, config: ConfigOpt = Path("sessions.cfg"), admin_socket: AdminOpt = None
+) -> None:
+    """Resume trading in a halted symbol."""
+    console.print(_admin(config, admin_socket, "instruments.resume", symbol=symbol))
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+@orders_app.command("list")
+def orders_list(
+    session: Annotated[str | None, typer.Option(help="Only this session's orders.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Live orders (resting and untriggered stops)."""
+    rows = _admin(config, admin_socket, "orders.list", session=session, symbol=symbol)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    _table(
+        rows,
+        ["order_id", "session", "cl_ord_id", "symbol", "side", "type", "tif", "price",
+         "stop_price", "qty", "cum_qty", "leaves_qty", "status"],
+        "Live orders",
+    )
+
+
+@orders_app.command("cancel")
+def orders_cancel(
+    order_id: int, config: ConfigOpt = Path("sessions.cfg"), admin_socket: AdminOpt = None
+) -> None:
+    """Cancel a live order (the owner gets an ExecutionReport, ExecType=4)."""
+    console.print(_admin(config, admin_socket, "orders.cancel", order_id=order_id))
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[
+        str | None, typer.Option(help="Store URL; default StoreURL of sessions.cfg.")
+    ] = None,
+    config: ConfigOpt = Path("sessions.cfg"),
+) -> None:
+    """Create or migrate the database schema to the current version."""
+    from venue.runtime import DEFAULT_STORE_URL, resolve_sqlite_url
+    from venue.store import SchemaError, StoreError, make_engine, upgrade
+
+    url = db
+    if url is None:
+        cfg = _load_config(config) if config.exists() else None
+        url = (cfg.default.store_url if cfg else None) or DEFAULT_STORE_URL
+        url = resolve_sqlite_url(url, config.resolve().parent)
+    if url.startswith("sqlite+aiosqlite:///"):
+        Path(url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+    async def main() -> None:
+        engine = make_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(main())
+    except (SchemaError, StoreError, OSError) as exc:
+        raise fail(f"{url}: {exc}") from None
+    console.print(f"{url}: schema is current")
+
+
+app.add_typer(md_app, name="md")
+app.add_typer(report_app, name="report")
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,508 @@
+"""The venue runtime: wires the FIX acceptor, the matching engine, the store, the market
+data publisher and the admin channel together, and owns the event loop's timers.
+
+One sequencer: :meth:`Venue.submit` is the only path into the engine. It numbers the
+command, journals it with its events (buffered for the group commit), and fans the events
+out to order entry (ExecutionReports) and market data. The acceptor writes outbound bytes
+only after awaiting :meth:`Venue.commit`, which makes the journal and the FIX message
+store durable in one transaction: an ExecutionReport never leaves before what it reports
+is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fix_gateway.config import SessionConfig, SessionID, VenueConfig
+from fix_gateway.log import file_log_factory
+from fix_gateway.order_entry import OrderEntry
+from fix_gateway.server import FixAcceptor
+from fix_gateway.store import MemoryStore, MessageStore
+from venue.admin import AdminError, AdminServer
+from venue.commands import (
+    AddInstrument,
+    AdvanceTime,
+    CancelOrder,
+    Command,
+    EndOfDay,
+    SetTradingStatus,
+)
+from venue.engine import MatchingEngine
+from venue.events import Event, OrderAccepted, OrderReplaced
+from venue.instruments import Instrument, load_instruments
+from venue.snapshot import OrderView
+from venue.store import Store, StoreError, StoreUnavailable, recover_engine
+from venue.types import CancelReason, OrderId
+
+log = logging.getLogger("venue")
+
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/venue.db"
+DEFAULT_ADMIN_SOCKET = Path("var/venue.sock")
+
+
+class StartupError(Exception):
+    """The venue cannot start; the message says why in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    """What `venue run` decides beyond sessions.cfg (command-line options win)."""
+
+    store_url: str | None = DEFAULT_STORE_URL  # None: persistence off
+    mqtt_url: str | None = None  # None: no market data
+    mqtt_prefix: str | None = None
+    mqtt_depth: int | None = None
+    admin_socket: Path | None = DEFAULT_ADMIN_SOCKET
+    timer_interval: float = 0.25
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Make a relative SQLite file path relative to ``base`` (the sessions.cfg folder)."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix):
+        path = url[len(prefix) :]
+        if path and path != ":memory:" and not Path(path).is_absolute():
+            return prefix + str((base / path).resolve())
+    return url
+
+
+class Venue:
+    """A running venue. ``await start()``, then ``await stop()``."""
+
+    def __init__(self, config: VenueConfig, options: RuntimeOptions | None = None) -> None:
+        self.config = config
+        self.options = options or RuntimeOptions()
+        self.engine = MatchingEngine()
+        self.store: Store | None = None
+        self.acceptor: FixAcceptor | None = None
+        self.order_entry = OrderEntry(config, self)
+        self.publisher: Any = None
+        self._publisher_task: asyncio.Task[None] | None = None
+        self._admin: AdminServer | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._fix_stores: dict[SessionID, MemoryStore] = {}
+        self._cmd_no = 0
+        self._gtd: list[int] = []  # expiry times of GTD orders (lazy: may hold stale ones)
+        self._period_start: int | None = None
+        self._store_down = False
+        self.started_ns = 0
+
+    # -- the sequencer --------------------------------------------------------------------------
+
+    def submit(self, cmd: Command) -> list[Event]:
+        """Apply a command to the engine, journal it, and fan its events out."""
+        events = self.engine.handle(cmd)
+        self._cmd_no += 1
+        if self.store is not None:
+            self.store.journal(self._cmd_no, cmd, events)
+        for ev in events:
+            if type(ev) is OrderAccepted or type(ev) is OrderReplaced:
+                expire = ev.spec.expire_ns  # type: ignore[union-attr]
+                if expire is not None:
+                    heapq.heappush(self._gtd, expire)
+        self.order_entry.on_events(events)
+        if self.publisher is not None:
+            self.publisher.on_events(events)
+        return events
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self.engine.instrument(symbol)
+
+    def last_price(self, symbol: str) -> int | None:
+        return self.engine.last_price(symbol)
+
+    def live_order_ids(self, owner: str) -> list[OrderId]:
+        return [view.spec.order_id for view in self.engine.live_orders(owner=owner)]
+
+    async def commit(self) -> None:
+        """The acceptor's commit barrier: FIX store writes and the journal, one transaction."""
+        store = self.store
+        if store is None:
+            return
+        for session_id, fix_store in self._fix_stores.items():
+            writes = fix_store.pending()
+            if not writes:
+                continue
+            sid = str(session_id)
+            for w in writes:
+                if w.kind == "message":
+                    store.fix_message(sid, w.seq, w.raw)
+                elif w.kind == "reset":
+                    store.fix_reset(sid, w.seq)
+            store.fix_state(
+                sid, fix_store.next_sender_seq, fix_store.next_target_seq, fix_store.creation_time
+            )
+        delay = 0.05
+        while True:
+            try:
+                await store.commit()
+            except StoreUnavailable as exc:
+                if not self._store_down:
+                    log.error("store unavailable, holding outbound messages: %s", exc)
+                    self._store_down = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self._store_down:
+                log.warning("store available again")
+                self._store_down = False
+            return
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        instruments = self._load_instruments()
+        if self.options.store_url is not None:
+            await self._open_store(instruments)
+        else:
+            self.engine = MatchingEngine(instruments)
+            for sc in self.config.sessions:
+                self._fix_stores[sc.session_id] = MemoryStore(creation_time=time.time_ns())
+        self._start_market_data()
+        self.acceptor = FixAcceptor(
+            self.config,
+            self.order_entry,
+            self._fix_store,
+            file_log_factory(),
+            commit_barrier=self.commit if self.store is not None else None,
+        )
+        self.order_entry.attach(self.acceptor)
+        try:
+            await self.acceptor.start()
+        except OSError as exc:
+            await self._close_store()
+            raise StartupError(f"cannot listen for FIX connections: {exc.strerror or exc}") from exc
+        if self.options.admin_socket is not None:
+            self._admin = AdminServer(self.options.admin_socket, self._admin_handlers())
+            try:
+                await self._admin.start()
+            except (AdminError, OSError) as exc:
+                await self.acceptor.stop()
+                await self._close_store()
+                raise StartupError(str(exc)) from exc
+        self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        self.started_ns = time.time_ns()
+        log.info(
+            "venue started: FIX on %s, %d instruments, store %s, market data %s",
+            ", ".join(f"{h}:{p}" for (h, _), p in self.acceptor.ports.items()),
+            len(self.engine.instruments()),
+            self.options.store_url or "off",
+            self.options.mqtt_url or "off",
+        )
+
+    async def stop(self) -> None:
+        """Logout to every session, flush the store, publish offline, close everything."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        if self.acceptor is not None:
+            await self.acceptor.stop()
+        if self._admin is not None:
+            await self._admin.stop()
+        if self.publisher is not None:
+            self.publisher.stop()
+            if self._publisher_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._publisher_task, 3.0)
+        if self.store is not None:
+            await self.commit()
+            with contextlib.suppress(StoreError):
+                await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
+        await self._close_store()
+        log.info("venue stopped")
+
+    async def _close_store(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(StoreError):
+                await self.store.close()
+            self.store = None
+
+    def _load_instruments(self) -> list[Instrument]:
+        path = self.config.default.instruments_file
+        if path is None:
+            raise StartupError("sessions.cfg: InstrumentsFile is not set in [DEFAULT]")
+        base = self.config.path.parent if self.config.path is not None else Path()
+        full = path if path.is_absolute() else base / path
+        from venue.instruments import InstrumentError
+
+        try:
+            return load_instruments(full)
+        except InstrumentError as exc:
+            raise StartupError(str(exc)) from exc
+
+    async def _open_store(self, instruments: list[Instrument]) -> None:
+        url = self.options.store_url
+        assert url is not None
+        try:
+            self.store = await Store.open(url)
+        except StoreError as exc:
+            raise StartupError(f"store {url}: {exc}") from exc
+        store = self.store
+        engine, result = await recover_engine(
+            store, MatchingEngine, MatchingEngine.restore
+        )
+        self.engine = engine
+        self._cmd_no = result.last_cmd_no
+        if not result.snapshot_used and result.last_cmd_no == 0:
+            await store.write_snapshot(0, engine.snapshot())
+        log.info(
+            "store %s: recovered %d live orders (%d commands replayed, next event %d)",
+            store.dialect,
+            len(engine.live_orders()),
+            result.replayed,
+            engine.next_seq,
+        )
+        now = time.time_ns()
+        for instrument in instruments:
+            current = engine.instrument(instrument.symbol)
+            if current is None or current.with_status(instrument.status) != instrument:
+                self.submit(AddInstrument(now, instrument))
+        for view in engine.live_orders():
+            if view.spec.expire_ns is not None:
+                heapq.heappush(self._gtd, view.spec.expire_ns)
+        for sc in self.config.sessions:
+            record = await store.load_fix_session(str(sc.session_id))
+            if record is None:
+                fix_store = MemoryStore(creation_time=now)
+                store.fix_state(str(sc.session_id), 1, 1, now)
+            else:
+                messages = await store.load_fix_messages(str(sc.session_id), 1, 0)
+                fix_store = MemoryStore(
+                    record.creation_time_ns,
+                    record.next_sender_seq,
+                    record.next_target_seq,
+                    messages,
+                )
+            self._fix_stores[sc.session_id] = fix_store
+        await self.commit()
+
+    def _fix_store(self, config: SessionConfig) -> MessageStore:
+        return self._fix_stores[config.session_id]
+
+    def _start_market_data(self) -> None:
+        url = self.options.mqtt_url
+        if url is None:
+            return
+        from market_data.config import MarketDataConfig
+        from market_data.publisher import MarketDataPublisher
+
+        overrides: dict[str, Any] = {}
+        if self.options.mqtt_prefix:
+            overrides["prefix"] = self.options.mqtt_prefix
+        if self.options.mqtt_depth:
+            overrides["depth"] = self.options.mqtt_depth
+        try:
+            config = MarketDataConfig.from_url(url, **overrides)
+        except ValueError as exc:
+            raise StartupError(f"market data: {exc}") from exc
+        self.publisher = MarketDataPublisher(self.engine, config)
+        self._publisher_task = asyncio.get_running_loop().create_task(self.publisher.run())
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        schedule = self.config.sessions[0].schedule if self.config.sessions else None
+        if schedule is not None:
+            self._period_start = schedule.period_start(time.time_ns())
+        while True:
+            await asyncio.sleep(self.options.timer_interval)
+            now = time.time_ns()
+            try:
+                if self._gtd and self._gtd[0] <= now:
+                    while self._gtd and self._gtd[0] <= now:
+                        heapq.heappop(self._gtd)
+                    self.submit(AdvanceTime(now))
+                if schedule is not None:
+                    period = schedule.period_start(now)
+                    if period != self._period_start:
+                        if self._period_start is not None:
+                            log.info("trading day ended: expiring Day orders")
+                            self.submit(EndOfDay(now))
+                        self._period_start = period
+            except Exception:
+                log.exception("venue timer failed")
+
+    # -- admin ----------------------------------------------------------------------------------
+
+    def _admin_handlers(self) -> dict[str, Any]:
+        return {
+            "status": self._admin_status,
+            "sessions.list": self._admin_sessions,
+            "sessions.logout": self._admin_session_action("logout"),
+            "sessions.disconnect": self._admin_session_action("disconnect"),
+            "sessions.reset": self._admin_session_action("reset"),
+            "sessions.enable": self._admin_session_action("enable"),
+            "sessions.disable": self._admin_session_action("disable"),
+            "sessions.set-seq": self._admin_set_seq,
+            "instruments.list": self._admin_instruments,
+            "instruments.add": self._admin_add_instrument,
+            "instruments.halt": self._admin_halt(True),
+            "instruments.resume": self._admin_halt(False),
+            "orders.list": self._admin_orders,
+            "orders.cancel": self._admin_cancel,
+        }
+
+    async def _admin_status(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.acceptor is not None
+        return {
+            "started_ns": self.started_ns,
+            "fix_ports": list(self.acceptor.ports.values()),
+            "store": self.options.store_url,
+            "mqtt": self.options.mqtt_url,
+            "instruments": len(self.engine.instruments()),
+            "live_orders": len(self.engine.live_orders()),
+            "next_event_seq": self.engine.next_seq,
+        }
+
+    def _session_id(self, args: dict[str, Any]) -> SessionID:
+        text = str(args.get("session", ""))
+        for sc in self.config.sessions:
+            sid = sc.session_id
+            if text in (str(sid), sid.target_comp_id):
+                return sid
+        raise AdminError(f"unknown session {text!r}")
+
+    async def _admin_sessions(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        assert self.acceptor is not None
+        from dataclasses import asdict
+
+        return [asdict(info) for info in self.acceptor.sessions()]
+
+    def _admin_session_action(self, action: str) -> Any:
+        async def handler(args: dict[str, Any]) -> str:
+            assert self.acceptor is not None
+            sid = self._session_id(args)
+            getattr(self.acceptor, action)(sid)
+            return f"{sid}: {action} done"
+
+        return handler
+
+    async def _admin_set_seq(self, args: dict[str, Any]) -> str:
+        assert self.acceptor is not None
+        sid = self._session_id(args)
+        sender, target = args.get("sender"), args.get("target")
+        for value in (sender, target):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise AdminError("sequence numbers must be integers >= 1")
+        self.acceptor.set_seq(sid, sender, target)
+        await self.commit()
+        return f"{sid}: next sender {sender or '-'} next target {target or '-'}"
+
+    async def _admin_instruments(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "symbol": i.symbol,
+                "tick_size": str(i.tick_size),
+                "lot_size": i.lot_size,
+                "min_qty": i.min_qty,
+                "max_qty": i.max_qty,
+                "price_band_pct": None if i.price_band_pct is None else str(i.price_band_pct),
+                "status": i.status.value,
+                "last_price": (
+                    None
+                    if (last := self.engine.last_price(i.symbol)) is None
+                    else i.format_price(last)
+                ),
+                "description": i.description,
+            }
+            for i in self.engine.instruments()
+        ]
+
+    async def _admin_add_instrument(self, args: dict[str, Any]) -> str:
+        from decimal import Decimal, InvalidOperation
+
+        from venue.instruments import InstrumentError
+
+        try:
+            instrument = Instrument(
+                symbol=str(args["symbol"]),
+                tick_size=Decimal(str(args["tick_size"])),
+                lot_size=int(args.get("lot_size") or 1),
+                min_qty=int(args.get("min_qty") or 1),
+                max_qty=None if args.get("max_qty") is None else int(args["max_qty"]),
+                price_band_pct=(
+                    None
+                    if args.get("price_band_pct") is None
+                    else Decimal(str(args["price_band_pct"]))
+                ),
+                description=str(args.get("description") or ""),
+            )
+        except (KeyError, ValueError, InvalidOperation, InstrumentError) as exc:
+            raise AdminError(f"invalid instrument: {exc}") from exc
+        try:
+            self.submit(AddInstrument(time.time_ns(), instrument))
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        await self.commit()
+        return f"{instrument.symbol} listed"
+
+    def _admin_halt(self, halted: bool) -> Any:
+        async def handler(args: dict[str, Any]) -> str:
+            symbol = str(args.get("symbol", ""))
+            if self.engine.instrument(symbol) is None:
+                raise AdminError(f"unknown symbol {symbol!r}")
+            self.submit(SetTradingStatus(time.time_ns(), symbol, halted))
+            await self.commit()
+            return f"{symbol} {'halted' if halted else 'open'}"
+
+        return handler
+
+    async def _admin_orders(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        session = args.get("session")
+        owner = str(self._session_id(args)) if session else None
+        return [
+            _order_row(view, self.engine.instrument(view.spec.symbol))
+            for view in self.engine.live_orders(owner=owner, symbol=args.get("symbol"))
+        ]
+
+    async def _admin_cancel(self, args: dict[str, Any]) -> str:
+        order_id = args.get("order_id")
+        if not isinstance(order_id, int):
+            raise AdminError("order id must be an integer")
+        view = self.engine.order(OrderId(order_id))
+        if view is None:
+            raise AdminError(f"no live order {order_id}")
+        events = self.submit(
+            CancelOrder(
+                ts_ns=time.time_ns(),
+                owner=view.spec.owner,
+                cl_ord_id="",
+                orig_cl_ord_id="",
+                order_id=OrderId(order_id),
+                reason=CancelReason.ADMIN,
+            )
+        )
+        await self.commit()
+        if not any(type(ev).__name__ == "OrderCancelled" for ev in events):
+            raise AdminError(f"order {order_id} could not be cancelled")
+        return f"order {order_id} cancelled"
+
+
+def _order_row(view: OrderView, instrument: Instrument | None) -> dict[str, Any]:
+    spec = view.spec
+    fmt = instrument.format_price if instrument is not None else str
+    return {
+        "order_id": spec.order_id,
+        "session": spec.owner,
+        "cl_ord_id": spec.cl_ord_id,
+        "account": spec.account,
+        "symbol": spec.symbol,
+        "side": spec.side.name.lower(),
+        "type": spec.ord_type.name.lower(),
+        "tif": spec.tif.name.lower(),
+        "qty": spec.qty,
+        "price": None if spec.price is None else fmt(spec.price),
+        "stop_price": None if spec.stop_price is None else fmt(spec.stop_price),
+        "cum_qty": view.cum_qty,
+        "leaves_qty": view.leaves_qty,
+        "status": view.status.name.lower(),
+    }
+
