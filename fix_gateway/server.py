@@ -1,0 +1,368 @@
+"""The asyncio acceptor: the only code of the FIX gateway that awaits.
+
+One listener per distinct (SocketAcceptHost, SocketAcceptPort); a new connection is routed to
+its session by the Logon's CompIDs (:mod:`fix_gateway.router`), one task per connection, and one
+timer task that calls ``on_timer`` of every connection every ``tick`` seconds.
+
+Journal before acknowledge: the Sends produced during one loop turn (by all connections and by
+``send()``) are gathered; if a ``commit_barrier`` was given it is awaited once (it makes the
+store writes durable) and only then are the bytes written to the sockets.  Without a barrier
+bytes are written immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from fix_gateway.application import Application
+from fix_gateway.codec import OutField
+from fix_gateway.config import SessionConfig, SessionID, VenueConfig
+from fix_gateway.errors import LocalProtocolError
+from fix_gateway.log import LogFactory, null_log_factory
+from fix_gateway.router import Connection, Router
+from fix_gateway.session import (
+    Action,
+    Deliver,
+    Disconnect,
+    LoggedOn,
+    LoggedOut,
+    Send,
+    Session,
+    SessionState,
+)
+from fix_gateway.store import MemoryStore, MessageStore
+
+logger = logging.getLogger("fix_gateway")
+
+StoreFactory = Callable[[SessionConfig], MessageStore]
+CommitBarrier = Callable[[], Awaitable[None]]
+
+
+def memory_store_factory(config: SessionConfig) -> MessageStore:
+    return MemoryStore(creation_time=time.time_ns())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A snapshot of one session for the admin interface."""
+
+    session_id: str
+    state: str
+    enabled: bool
+    remote_address: str
+    connected_since_ns: int
+    logged_on_since_ns: int
+    next_sender_seq: int
+    next_target_seq: int
+    last_received_ns: int
+    last_sent_ns: int
+    messages_in: int
+    messages_out: int
+    heart_bt_int: int
+
+
+class _Conn:
+    """Transport side of one connection."""
+
+    __slots__ = ("closing", "core", "reader", "writer")
+
+    def __init__(
+        self, core: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.core = core
+        self.reader = reader
+        self.writer = writer
+        self.closing = False
+
+
+class FixAcceptor:
+    """FIX 4.4 acceptor for every [SESSION] of a :class:`VenueConfig`.
+
+    Args:
+        config: the parsed sessions.cfg.
+        application: receives logons, logouts and application messages.
+        store_factory: one :class:`MessageStore` per session (default: memory).
+        log_factory: one log per session (default: none).
+        commit_barrier: awaited before each batch of outbound bytes is written.
+        clock: ns since the epoch (tests may inject one).
+        tick: seconds between timer ticks.
+    """
+
+    def __init__(
+        self,
+        config: VenueConfig,
+        application: Application,
+        store_factory: StoreFactory = memory_store_factory,
+        log_factory: LogFactory = null_log_factory,
+        *,
+        commit_barrier: CommitBarrier | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        tick: float = 0.1,
+    ) -> None:
+        self.config = config
+        self.application = application
+        self._clock = clock
+        self._tick = tick
+        self._barrier = commit_barrier
+        self._sessions: dict[SessionID, Session] = {}
+        for sc in config.sessions:
+            self._sessions[sc.session_id] = Session(sc, store_factory(sc), log_factory(sc))
+        self._router = Router(self._sessions.values())
+        self._servers: dict[tuple[str, int], asyncio.Server] = {}
+        self._conns: set[_Conn] = set()
+        self._bound: dict[SessionID, _Conn] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.Task[None] | None = None
+        self._outbox: dict[_Conn, list[bytes]] = {}
+        self._flush_scheduled = False
+        self._closing_after_flush: list[_Conn] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on every configured host/port."""
+        groups: dict[tuple[str, int], list[SessionConfig]] = {}
+        for sc in self.config.sessions:
+            groups.setdefault((sc.socket_accept_host, sc.socket_accept_port), []).append(sc)
+        for key in groups:
+            host, port = key
+            server = await asyncio.start_server(self._on_connect, host, port)
+            self._servers[key] = server
+            logger.info("FIX acceptor listening on %s:%s", host, self._port_of(server))
+        self._timer = asyncio.create_task(self._timer_loop())
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Logout every logged-on session, wait up to ``timeout`` s for replies, then close."""
+        now = self._clock()
+        for sid, session in self._sessions.items():
+            if session.state is SessionState.LOGGED_ON and sid in self._bound:
+                self._execute(self._bound[sid], session.logout("Venue shutting down", now))
+        await self._flush_now()
+        deadline = time.monotonic() + timeout
+        while self._bound and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for server in self._servers.values():
+            server.close()
+        for conn in list(self._conns):
+            self._close(conn)
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server in self._servers.values():
+            await server.wait_closed()
+        for session in self._sessions.values():
+            session.log.close()
+
+    @staticmethod
+    def _port_of(server: asyncio.Server) -> int:
+        return int(server.sockets[0].getsockname()[1])
+
+    @property
+    def port(self) -> int:
+        """The (first) listening port; the real one when SocketAcceptPort=0."""
+        return self._port_of(next(iter(self._servers.values())))
+
+    @property
+    def ports(self) -> dict[tuple[str, int], int]:
+        """Configured (host, port) -> actual port."""
+        return {k: self._port_of(s) for k, s in self._servers.items()}
+
+    # -- application API ----------------------------------------------------------------------
+
+    def send(self, session_id: SessionID | str, msg_type: str, body: Iterable[OutField]) -> int:
+        """Send an application message; returns its MsgSeqNum.
+
+        When the session is not logged on the message is still stored with its MsgSeqNum (it
+        goes out by resend after the next Logon, as in QuickFIX).
+        """
+        session = self._session(session_id)
+        send = session.send_app(msg_type, body, self._clock())
+        if send is not None:
+            conn = self._bound.get(session.session_id)
+            if conn is not None:
+                self._execute(conn, [send])
+            return send.seq
+        return session.store.next_sender_seq - 1
+
+    # -- admin --------------------------------------------------------------------------------
+
+    def sessions(self) -> list[SessionInfo]:
+        out = []
+        for sid, s in sorted(self._sessions.items()):
+            connected = s.state is not SessionState.DISCONNECTED
+            out.append(SessionInfo(
+                str(sid), s.state.value, s.enabled, s.remote if connected else "",
+                s.connected_ns if connected else 0, s.logon_ns if s.is_logged_on else 0,
+                s.store.next_sender_seq, s.store.next_target_seq, s.last_received_ns,
+                s.last_sent_ns, s.messages_in, s.messages_out, s.heart_bt_int,
+            ))
+        return out
+
+    def session(self, session_id: SessionID | str) -> Session:
+        """The sans-I/O session object (read-only use: tests, admin)."""
+        return self._session(session_id)
+
+    def logout(self, session_id: SessionID | str, reason: str = "Logout by the venue") -> None:
+        self._act(session_id, lambda s, now: s.logout(reason, now))
+
+    def disconnect(self, session_id: SessionID | str) -> None:
+        self._act(session_id, lambda s, now: s.disconnect("Disconnected by the venue", now))
+
+    def reset(self, session_id: SessionID | str) -> None:
+        self._act(session_id, lambda s, now: s.reset(now))
+
+    def set_seq(self, session_id: SessionID | str, sender: int | None = None,
+                target: int | None = None) -> None:
+        s = self._session(session_id)
+        s.set_seq(sender, target, self._clock())
+
+    def enable(self, session_id: SessionID | str) -> None:
+        self._session(session_id).enabled = True
+
+    def disable(self, session_id: SessionID | str) -> None:
+        """Refuse further Logons (a logged-on session stays; use logout() too)."""
+        self._session(session_id).enabled = False
+
+    def _session(self, session_id: SessionID | str) -> Session:
+        sid = SessionID.parse(session_id) if isinstance(session_id, str) else session_id
+        try:
+            return self._sessions[sid]
+        except KeyError:
+            raise LocalProtocolError(f"no session {sid}") from None
+
+    def _act(self, session_id: SessionID | str,
+             fn: Callable[[Session, int], list[Action]]) -> None:
+        session = self._session(session_id)
+        conn = self._bound.get(session.session_id)
+        actions = fn(session, self._clock())
+        if conn is not None:
+            self._execute(conn, actions)
+        else:
+            self._notify(session, actions)
+
+    # -- transport ----------------------------------------------------------------------------
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if peer else ""
+        conn = _Conn(self._router.connection(host, self._clock()), reader, writer)
+        self._conns.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            while not conn.closing:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                self._execute(conn, conn.core.on_bytes(data, self._clock()))
+        except (ConnectionError, OSError) as e:
+            logger.info("connection from %s lost: %s", host, e)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._conns.discard(conn)
+            if task is not None:
+                self._tasks.discard(task)
+            self._connection_lost(conn)
+
+    def _connection_lost(self, conn: _Conn) -> None:
+        session = conn.core.session
+        actions = conn.core.on_disconnect(self._clock())
+        if session is not None:
+            if self._bound.get(session.session_id) is conn:
+                del self._bound[session.session_id]
+            self._notify(session, actions)
+        if not conn.writer.is_closing():
+            conn.writer.close()
+
+    def _execute(self, conn: _Conn, actions: list[Action]) -> None:
+        """Run a session's actions in order (Sends are batched, see the module docstring)."""
+        session = conn.core.session
+        if session is not None and conn.core.is_current:
+            self._bound[session.session_id] = conn
+        for action in actions:
+            if isinstance(action, Send):
+                if self._barrier is None and not self._outbox:
+                    if not conn.closing:
+                        conn.writer.write(action.raw)
+                else:
+                    self._outbox.setdefault(conn, []).append(action.raw)
+                    self._schedule_flush()
+            elif isinstance(action, Deliver):
+                if session is not None:
+                    try:
+                        self.application.on_message(
+                            session.session_id, action.msg, self._clock()
+                        )
+                    except Exception:  # errors are answers: never kill the session
+                        logger.exception("%s: application failed on %r", session.session_id,
+                                         action.msg)
+            elif isinstance(action, Disconnect):
+                if self._outbox.get(conn):
+                    self._closing_after_flush.append(conn)
+                else:
+                    self._close(conn)
+            elif session is not None:
+                self._notify(session, [action])
+
+    def _notify(self, session: Session, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, LoggedOn):
+                self.application.on_logon(session.session_id)
+            elif isinstance(action, LoggedOut):
+                self._bound.pop(session.session_id, None)
+                self.application.on_logout(session.session_id)
+
+    def _close(self, conn: _Conn) -> None:
+        if conn.closing:
+            return
+        conn.closing = True
+        session = conn.core.session
+        if session is not None and self._bound.get(session.session_id) is conn:
+            del self._bound[session.session_id]
+        with contextlib.suppress(Exception):
+            conn.writer.close()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            task = asyncio.get_running_loop().create_task(self._flush_now())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush_now(self) -> None:
+        """Await the commit barrier once, then write everything gathered so far."""
+        # Take the batch before awaiting: what is sent while the barrier commits belongs to
+        # the next batch (its store writes are not in this commit) and waits for the next one.
+        self._flush_scheduled = False
+        outbox, self._outbox = self._outbox, {}
+        closing, self._closing_after_flush = self._closing_after_flush, []
+        if self._barrier is not None:
+            await self._barrier()
+        for conn, chunks in outbox.items():
+            if not conn.closing:
+                conn.writer.write(b"".join(chunks))
+        for conn in closing:
+            self._close(conn)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick)
+            now = self._clock()
+            for conn in list(self._conns):
+                try:
+                    self._execute(conn, conn.core.on_timer(now))
+                except Exception:
+                    logger.exception("timer of %s failed", conn.core.session)
+            for session in self._sessions.values():
+                session.log.flush()

@@ -1,0 +1,369 @@
+"""The acceptor over real TCP against the QuickFIX C++ engine (Python binding) as initiator.
+
+QuickFIX callbacks run on its own threads: the tests hand results over with queues/events and
+wait for them from the event loop with ``asyncio.to_thread`` (timeouts <= 10 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import quickfix as fix
+
+from fix_gateway.codec import Message
+from fix_gateway.config import SessionConfig, SessionID, VenueConfig, parse_config
+from fix_gateway.server import FixAcceptor, SessionInfo
+from fix_gateway.store import MemoryStore, MessageStore
+
+pytestmark = pytest.mark.quickfix
+
+# QuickFIX keeps sessions in a process-wide registry by SessionID, so every test uses its own
+# client CompID (which also exercises several sessions routed on one port).
+CLIENTS = ("CLIENT1", "CLIENT2", "CLIENT3", "CLIENT4", "CLIENT5")
+VENUE_CFG = """\
+[DEFAULT]
+SenderCompID=VENUE
+SocketAcceptHost=127.0.0.1
+SocketAcceptPort=0
+""" + "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
+
+
+def sid(client: str) -> SessionID:
+    return SessionID("FIX.4.4", "VENUE", client)
+
+
+def info(acceptor: FixAcceptor, client: str) -> SessionInfo:
+    return next(i for i in acceptor.sessions() if i.session_id == str(sid(client)))
+WAIT = 10.0
+_ALIVE: list[object] = []
+
+
+class EchoApp:
+    """Venue side: answers every NewOrderSingle with an ExecutionReport."""
+
+    def __init__(self) -> None:
+        self.acceptor: FixAcceptor | None = None
+        self.logons: list[SessionID] = []
+        self.logouts: list[SessionID] = []
+        self.messages: list[Message] = []
+
+    def on_logon(self, session_id: SessionID) -> None:
+        self.logons.append(session_id)
+
+    def on_logout(self, session_id: SessionID) -> None:
+        self.logouts.append(session_id)
+
+    def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
+        self.messages.append(msg)
+        assert self.acceptor is not None
+        self.acceptor.send(session_id, "8", [
+            (37, f"O{len(self.messages)}"), (11, msg.get(11)), (17, f"E{len(self.messages)}"),
+            (150, "0"), (39, "0"), (55, msg.get(55)), (54, msg.get(54)), (151, msg.get(38)),
+            (14, 0), (6, 0)])
+
+
+class ClientApp(fix.Application):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged_on = threading.Event()
+        self.logged_out = threading.Event()
+        self.admin: queue.Queue[str] = queue.Queue()
+        self.app: queue.Queue[str] = queue.Queue()
+        self.session_id: fix.SessionID | None = None
+
+    def onCreate(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        self.session_id = sessionID
+
+    def onLogon(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        self.logged_out.clear()
+        self.logged_on.set()
+
+    def onLogout(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        self.logged_on.clear()
+        self.logged_out.set()
+
+    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        return None
+
+    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        self.admin.put(message.toString().replace("\x01", "|"))
+
+    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        return None
+
+    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
+        self.app.put(message.toString().replace("\x01", "|"))
+
+
+@dataclass
+class Client:
+    app: ClientApp
+    initiator: fix.SocketInitiator | None
+    settings: fix.SessionSettings
+    stopped: bool = False
+    keep: list[object] = field(default_factory=list)
+
+    @property
+    def session(self) -> fix.Session:
+        return fix.Session.lookupSession(self.app.session_id)
+
+    async def stop(self) -> None:
+        """Stop, then destroy the initiator (first) so that its SessionID leaves QuickFIX's
+        registry; the application and factories it references stay alive in ``_ALIVE``."""
+        if not self.stopped:
+            self.stopped = True
+            assert self.initiator is not None
+            await asyncio.to_thread(self.initiator.stop)
+            self.initiator = None
+            gc.collect()
+
+    def send_order(self, cl_ord_id: str) -> None:
+        m = fix.Message()
+        m.getHeader().setField(fix.MsgType("D"))
+        m.setField(fix.ClOrdID(cl_ord_id))
+        m.setField(fix.Symbol("AAPL"))
+        m.setField(fix.Side("1"))
+        m.setField(fix.TransactTime())
+        m.setField(fix.OrderQty(100))
+        m.setField(fix.OrdType("2"))
+        m.setField(fix.Price(12.5))
+        fix.Session.sendToTarget(m, self.app.session_id)
+
+
+def start_client(
+    tmp_path: Path, port: int, comp_id: str, *, reset_on_logon: bool = False
+) -> Client:
+    cfg = tmp_path / "client.cfg"
+    cfg.write_text(f"""\
+[DEFAULT]
+ConnectionType=initiator
+ReconnectInterval=1
+FileStorePath={tmp_path / "client-store"}
+FileLogPath={tmp_path / "client-log"}
+StartTime=00:00:00
+EndTime=00:00:00
+UseDataDictionary=N
+HeartBtInt=1
+SocketConnectHost=127.0.0.1
+SocketConnectPort={port}
+ResetOnLogon={"Y" if reset_on_logon else "N"}
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID={comp_id}
+TargetCompID=VENUE
+""")
+    settings = fix.SessionSettings(str(cfg))
+    app = ClientApp()
+    store = fix.FileStoreFactory(settings)
+    logs = fix.FileLogFactory(settings)
+    initiator = fix.SocketInitiator(app, store, settings, logs)
+    initiator.start()
+    # The C++ sessions hold references to the application and the factories: those must
+    # outlive the initiator (destroying them first crashed the binding).
+    _ALIVE.extend([app, store, logs, settings])
+    return Client(app, initiator, settings, keep=[store, logs])
+
+
+async def wait_event(ev: threading.Event) -> None:
+    assert await asyncio.to_thread(ev.wait, WAIT), "timed out"
+
+
+async def wait_for(q: queue.Queue[str], pred: Callable[[str], bool]) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        remaining = deadline - loop.time()
+        assert remaining > 0, "timed out"
+        try:
+            item = await asyncio.to_thread(q.get, True, min(remaining, 1.0))
+        except queue.Empty:
+            continue
+        if pred(item):
+            return item
+
+
+async def until(cond: Callable[[], bool]) -> None:
+    for _ in range(int(WAIT / 0.02)):
+        if cond():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+@pytest.fixture
+def venue_config() -> VenueConfig:
+    return parse_config(VENUE_CFG)
+
+
+@pytest.fixture
+async def venue(venue_config: VenueConfig) -> AsyncIterator[tuple[FixAcceptor, EchoApp]]:
+    app = EchoApp()
+    acceptor = FixAcceptor(venue_config, app, tick=0.05)
+    app.acceptor = acceptor
+    await acceptor.start()
+    try:
+        yield acceptor, app
+    finally:
+        await acceptor.stop(timeout=0.5)
+
+
+async def test_logon_heartbeats_order_and_logout(
+    tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]
+) -> None:
+    acceptor, app = venue
+    client = start_client(tmp_path, acceptor.port, "CLIENT1")
+    try:
+        await wait_event(client.app.logged_on)
+        assert app.logons == [sid("CLIENT1")]
+        # heartbeat exchange (HeartBtInt=1)
+        await wait_for(client.app.admin, lambda m: "|35=0|" in m)
+        await until(lambda: info(acceptor, "CLIENT1").messages_in >= 2)
+        client.send_order("C1")
+        er = await wait_for(client.app.app, lambda m: "|35=8|" in m)
+        assert "|11=C1|" in er
+        assert app.messages[0].get(11) == "C1"
+        i = info(acceptor, "CLIENT1")
+        assert i.state == "logged_on" and i.remote_address == "127.0.0.1"
+    finally:
+        await client.stop()
+    await until(lambda: app.logouts == [sid("CLIENT1")])
+    assert info(acceptor, "CLIENT1").state == "disconnected"
+
+
+async def test_venue_resends_app_messages_after_client_gap(
+    tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]
+) -> None:
+    acceptor, _ = venue
+    client = start_client(tmp_path, acceptor.port, "CLIENT2")
+    s2 = sid("CLIENT2")
+    try:
+        await wait_event(client.app.logged_on)
+        first = acceptor.send(s2, "8", [(37, "X1"), (17, "X1"), (150, "0"), (39, "0"),
+                                         (55, "AAPL"), (54, "1"), (151, 1), (14, 0), (6, 0)])
+        acceptor.send(s2, "8", [(37, "X2"), (17, "X2"), (150, "0"), (39, "0"), (55, "AAPL"),
+                                 (54, "1"), (151, 1), (14, 0), (6, 0)])
+        await wait_for(client.app.app, lambda m: "|37=X2|" in m)
+        # fromApp runs before QuickFIX increments its expected number: wait for that first
+        await until(lambda: client.session.getExpectedTargetNum() == first + 2)
+        # make the client believe it missed both: it must ask for a resend
+        client.session.setNextTargetMsgSeqNum(first)
+        acceptor.send(s2, "8", [(37, "X3"), (17, "X3"), (150, "0"), (39, "0"), (55, "AAPL"),
+                                 (54, "1"), (151, 1), (14, 0), (6, 0)])
+        again = await wait_for(client.app.app, lambda m: "|37=X1|" in m)
+        assert "|43=Y|" in again and "|122=" in again
+        await wait_for(client.app.app, lambda m: "|37=X3|" in m)
+        await until(lambda: client.session.getExpectedTargetNum()
+                    == info(acceptor, "CLIENT2").next_sender_seq)
+    finally:
+        await client.stop()
+
+
+async def test_client_gap_triggers_resend_request_and_gap_fill(
+    tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]
+) -> None:
+    acceptor, app = venue
+    client = start_client(tmp_path, acceptor.port, "CLIENT3")
+    try:
+        await wait_event(client.app.logged_on)
+        nxt = client.session.getExpectedSenderNum()
+        client.session.setNextSenderMsgSeqNum(nxt + 5)  # the venue sees MsgSeqNum too high
+        client.send_order("C9")
+        rr = await wait_for(client.app.admin, lambda m: "|35=2|" in m)
+        assert f"|7={nxt}|" in rr and "|16=0|" in rr
+        await wait_for(client.app.app, lambda m: "|11=C9|" in m)  # delivered after the gap fill
+        assert [m.get(11) for m in app.messages] == ["C9"]
+        await until(lambda: info(acceptor, "CLIENT3").next_target_seq
+                    == client.session.getExpectedSenderNum())
+    finally:
+        await client.stop()
+
+
+async def test_reconnect_restart_and_reset(
+    tmp_path: Path, venue_config: VenueConfig
+) -> None:
+    stores: dict[str, MemoryStore] = {}
+
+    def first_factory(cfg: SessionConfig) -> MessageStore:
+        stores[cfg.target_comp_id] = MemoryStore()
+        return stores[cfg.target_comp_id]
+
+    app = EchoApp()
+    acceptor = FixAcceptor(venue_config, app, first_factory, tick=0.05)
+    app.acceptor = acceptor
+    await acceptor.start()
+    try:
+        client = start_client(tmp_path, acceptor.port, "CLIENT4")
+        try:
+            await wait_event(client.app.logged_on)
+            client.send_order("A1")
+            await wait_for(client.app.app, lambda m: "|11=A1|" in m)
+        finally:
+            await client.stop()
+        await until(lambda: info(acceptor, "CLIENT4").state == "disconnected")
+        before = info(acceptor, "CLIENT4")
+        client = start_client(tmp_path, acceptor.port, "CLIENT4")  # same file store: continues
+        try:
+            await wait_event(client.app.logged_on)
+            now = info(acceptor, "CLIENT4")
+            assert now.next_target_seq == before.next_target_seq + 1
+            assert now.next_sender_seq == before.next_sender_seq + 1
+        finally:
+            await client.stop()
+        await until(lambda: info(acceptor, "CLIENT4").state == "disconnected")
+    finally:
+        await acceptor.stop(timeout=0.5)
+
+    # restart of the venue with the same store contents
+    saved = MemoryStore.restore(stores["CLIENT4"])
+    app2 = EchoApp()
+    def restored(cfg: SessionConfig) -> MessageStore:
+        return saved if cfg.target_comp_id == "CLIENT4" else MemoryStore()
+
+    acceptor2 = FixAcceptor(venue_config, app2, restored, tick=0.05)
+    app2.acceptor = acceptor2
+    await acceptor2.start()
+    try:
+        client = start_client(tmp_path, acceptor2.port, "CLIENT4")
+        try:
+            await wait_event(client.app.logged_on)
+            client.send_order("A2")
+            await wait_for(client.app.app, lambda m: "|11=A2|" in m)
+            assert saved.next_sender_seq > 5
+        finally:
+            await client.stop()
+        await until(lambda: info(acceptor2, "CLIENT4").state == "disconnected")
+        # ResetSeqNumFlag: both sides restart at 1
+        client = start_client(tmp_path, acceptor2.port, "CLIENT4", reset_on_logon=True)
+        try:
+            await wait_event(client.app.logged_on)
+            await until(lambda: saved.next_target_seq == 2)
+            assert saved.next_sender_seq == 2
+        finally:
+            await client.stop()
+    finally:
+        await acceptor2.stop(timeout=0.5)
+
+
+async def test_unknown_comp_id_refused(tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]) -> None:
+    acceptor, _ = venue
+    reader, writer = await asyncio.open_connection("127.0.0.1", acceptor.port)
+    try:
+        import time
+
+        from fix_gateway.codec import encode_raw, format_utc_timestamp
+
+        writer.write(encode_raw("FIX.4.4", [(35, "A"), (34, 1), (49, "NOBODY"),
+                                            (52, format_utc_timestamp(time.time_ns())),
+                                            (56, "VENUE"), (98, 0), (108, 30)]))
+        data = await asyncio.wait_for(reader.read(4096), WAIT)
+        assert b"35=5\x01" in data and b"Unknown session" in data
+        assert await asyncio.wait_for(reader.read(4096), WAIT) == b""
+    finally:
+        writer.close()

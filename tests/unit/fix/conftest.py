@@ -1,0 +1,8 @@
+"""Make the shared helper module ``fixclient`` importable (the test dirs have no __init__.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

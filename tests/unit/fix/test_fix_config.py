@@ -1,0 +1,208 @@
+"""sessions.cfg parsing, schedules and password hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fix_gateway.auth import hash_password, verify_password
+from fix_gateway.config import (
+    KEYS,
+    DefaultConfig,
+    Schedule,
+    SessionConfig,
+    SessionID,
+    load_config,
+    parse_config,
+)
+from fix_gateway.errors import ConfigError
+
+PW_HASH = hash_password("pw", iterations=1000)
+
+GOOD = f"""\
+# venue config
+[DEFAULT]
+ConnectionType=acceptor
+BeginString=FIX.4.4
+SenderCompID=VENUE
+SocketAcceptPort=9878
+HeartBtInt=30
+InstrumentsFile=instruments.csv
+StoreURL=sqlite+aiosqlite:///venue.db
+MqttURL=mqtt://127.0.0.1:1883
+MqttTopicPrefix=venue
+MqttDepth=10
+AdminSocket=run/admin.sock
+FileLogPath=logs
+MaxOrderQty=1000000
+
+[SESSION]
+TargetCompID=CLIENT1
+Username=client1
+PasswordHash={PW_HASH}
+StartTime=08:00:00
+EndTime=17:00:00
+TimeZone=Europe/London
+CancelOnDisconnect=Y
+SelfTradePrevention=CancelResting
+MaxOrderNotional=2500000.50
+Account=ACC1
+
+[SESSION]
+TargetCompID=DROP1
+SessionRole=DropCopy
+DropCopyAccounts=ACC1, ACC2
+AllowedRemoteAddresses=127.0.0.1,10.0.0.5
+StartDay=Monday
+EndDay=Friday
+StartTime=00:00:00
+EndTime=23:59:59
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "sessions.cfg"
+    p.write_text(text)
+    return p
+
+
+def test_good_file(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, GOOD))
+    assert cfg.default.instruments_file == tmp_path / "instruments.csv"
+    assert cfg.default.store_url == "sqlite+aiosqlite:///venue.db"
+    assert cfg.default.mqtt_depth == 10
+    assert cfg.default.admin_socket == tmp_path / "run/admin.sock"
+    c1, d1 = cfg.sessions
+    assert str(c1.session_id) == "FIX.4.4:VENUE->CLIENT1"
+    assert c1.socket_accept_port == 9878 and c1.heart_bt_int == 30
+    assert c1.username == "client1" and verify_password("pw", c1.password_hash or "")
+    assert c1.cancel_on_disconnect is True
+    assert c1.self_trade_prevention == "CancelResting"
+    assert c1.max_order_notional == Decimal("2500000.50")
+    assert c1.max_order_qty == 1000000
+    assert c1.file_log_path == tmp_path / "logs"
+    assert c1.schedule == Schedule(dt.time(8), dt.time(17), "Europe/London")
+    assert d1.session_role == "DropCopy"
+    assert d1.drop_copy_accounts == ("ACC1", "ACC2")
+    assert d1.allowed_remote_addresses == ("127.0.0.1", "10.0.0.5")
+    assert d1.schedule is not None and d1.schedule.start_day == 0 and d1.schedule.end_day == 4
+    assert d1.check_latency is True and d1.max_latency == 120
+    assert cfg.session("FIX.4.4:VENUE->DROP1") is d1
+
+
+def test_key_table_matches_dataclasses() -> None:
+    session_attrs = {f.name for f in dataclasses.fields(SessionConfig)} - {"schedule"}
+    default_attrs = {f.name for f in dataclasses.fields(DefaultConfig)}
+    assert {k.attr for k in KEYS.values() if k.scope == "any"} == session_attrs
+    assert {k.attr for k in KEYS.values() if k.scope == "default"} == default_attrs
+
+
+def test_session_id_str_roundtrip() -> None:
+    sid = SessionID("FIX.4.4", "VENUE", "CLIENT1")
+    assert str(sid) == "FIX.4.4:VENUE->CLIENT1"
+    assert SessionID.parse(str(sid)) == sid
+
+
+BASE = "[DEFAULT]\nSenderCompID=VENUE\nSocketAcceptPort=9878\n[SESSION]\nTargetCompID=C1\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("HeartBtInt=abc", "sessions.cfg:6: HeartBtInt: expected an integer, got 'abc'"),
+        ("HertBtInt=30", "sessions.cfg:6: HertBtInt: unknown key"),
+        ("ResetOnLogon=yes", "sessions.cfg:6: ResetOnLogon: expected Y or N, got 'yes'"),
+        ("StartTime=25:00:00\nEndTime=17:00:00", "sessions.cfg:6: StartTime: expected a time"),
+        ("StartTime=08:00:00", "sessions.cfg:6: EndTime: StartTime and EndTime go together"),
+        ("TimeZone=Mars/Base", "sessions.cfg:6: TimeZone: expected an IANA time zone"),
+        ("StoreURL=sqlite://", "sessions.cfg:6: StoreURL: allowed only in [DEFAULT]"),
+        ("SessionRole=Viewer", "sessions.cfg:6: SessionRole: expected one of Trading|DropCopy"),
+        ("SocketAcceptPort=70000", "sessions.cfg:6: SocketAcceptPort: expected a port"),
+        ("ConnectionType=initiator", "sessions.cfg:6: ConnectionType: expected one of acceptor"),
+        ("BeginString=FIX.4.2", "sessions.cfg:6: BeginString: expected one of FIX.4.4"),
+        ("PasswordHash=plain", "sessions.cfg:6: PasswordHash: expected a hash"),
+        ("Username=bob", "sessions.cfg:6: PasswordHash: Username and PasswordHash go together"),
+        ("MaxOrderNotional=-5", "sessions.cfg:6: MaxOrderNotional: expected a positive decimal"),
+        ("StartDay=Funday", "sessions.cfg:6: StartDay: expected a day name"),
+        ("TargetCompID=C2", "sessions.cfg:6: TargetCompID: repeated in this block"),
+        ("no equals sign", "sessions.cfg:6: expected Key=Value"),
+    ],
+)
+def test_errors_name_file_line_and_key(tmp_path: Path, extra: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(_write(tmp_path, BASE + extra + "\n"))
+    assert expected in str(e.value)
+    assert str(e.value).startswith(str(tmp_path / "sessions.cfg"))
+
+
+def test_missing_required_key() -> None:
+    with pytest.raises(ConfigError, match=r"sessions\.cfg:1: TargetCompID: required"):
+        parse_config("[SESSION]\nSenderCompID=V\nSocketAcceptPort=1\n")
+
+
+def test_duplicate_session() -> None:
+    with pytest.raises(ConfigError, match=r"sessions\.cfg:6: session FIX\.4\.4:VENUE->C1 already"):
+        parse_config(BASE + "[SESSION]\nTargetCompID=C1\n")
+
+
+def test_unknown_block_and_no_session() -> None:
+    with pytest.raises(ConfigError, match=r"sessions.cfg:1: unknown block \[SESSIONS\]"):
+        parse_config("[SESSIONS]\n")
+    with pytest.raises(ConfigError, match="no \\[SESSION\\] block"):
+        parse_config("[DEFAULT]\nSenderCompID=V\n")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.cfg")
+
+
+def _ns(y: int, mo: int, d: int, h: int, mi: int = 0, *, tz: str = "UTC") -> int:
+    from zoneinfo import ZoneInfo
+
+    return int(dt.datetime(y, mo, d, h, mi, tzinfo=ZoneInfo(tz)).timestamp()) * 1_000_000_000
+
+
+def test_daily_schedule() -> None:
+    s = Schedule(dt.time(8), dt.time(17), "America/New_York")
+    assert s.is_in_session(_ns(2024, 1, 10, 9, tz="America/New_York"))
+    assert not s.is_in_session(_ns(2024, 1, 10, 18, tz="America/New_York"))
+    assert s.period_start(_ns(2024, 1, 10, 9, tz="America/New_York")) == _ns(
+        2024, 1, 10, 8, tz="America/New_York")
+    assert s.period_start(_ns(2024, 1, 10, 7)) is None
+
+
+def test_overnight_schedule() -> None:
+    s = Schedule(dt.time(22), dt.time(6))
+    assert s.is_in_session(_ns(2024, 1, 10, 23))
+    assert s.is_in_session(_ns(2024, 1, 11, 5))
+    assert not s.is_in_session(_ns(2024, 1, 11, 12))
+    assert s.period_start(_ns(2024, 1, 11, 5)) == _ns(2024, 1, 10, 22)
+
+
+def test_weekly_schedule() -> None:
+    s = Schedule(dt.time(18), dt.time(17), "UTC", start_day=6, end_day=4)  # Sun 18:00-Fri 17:00
+    assert s.is_in_session(_ns(2024, 1, 10, 3))  # Wednesday
+    assert not s.is_in_session(_ns(2024, 1, 13, 12))  # Saturday
+    assert s.period_start(_ns(2024, 1, 10, 3)) == _ns(2024, 1, 7, 18)  # previous Sunday
+
+
+def test_password_hash_roundtrip() -> None:
+    h = hash_password("correct horse", iterations=1000)
+    assert h.startswith("pbkdf2_sha256$1000$")
+    assert verify_password("correct horse", h)
+    assert not verify_password("wrong", h)
+    assert not verify_password("x", "garbage")
+    assert hash_password("a", iterations=1000) != hash_password("a", iterations=1000)  # salted
+
+
+def test_password_hash_cli() -> None:
+    out = subprocess.run([sys.executable, "-m", "fix_gateway.auth"], input="pw\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert verify_password("pw", out)

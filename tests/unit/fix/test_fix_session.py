@@ -1,0 +1,647 @@
+"""The sans-I/O acceptor Session, rule by rule (FIX 4.4 session test case ids in names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fixclient import (
+    NOS_FIELDS,
+    SEC,
+    T0,
+    Pair,
+    client_msg,
+    delivered,
+    disconnected,
+    sent,
+    tags,
+)
+
+from fix_gateway.auth import hash_password
+from fix_gateway.codec import encode_raw, format_utc_timestamp, parse
+from fix_gateway.config import SessionConfig
+from fix_gateway.errors import LocalProtocolError
+from fix_gateway.session import (
+    TRANSITIONS,
+    Deliver,
+    Disconnect,
+    LoggedOn,
+    LoggedOut,
+    Send,
+    SessionState,
+)
+from fix_gateway.store import MemoryStore
+
+
+def _cfg(**kw: object) -> SessionConfig:
+    return SessionConfig(sender_comp_id="VENUE", target_comp_id="CLIENT1", **kw)  # type: ignore[arg-type]
+
+
+def logged_on(**kw: object) -> Pair:
+    p = Pair(_cfg(**kw)) if kw else Pair()
+    acts = p.logon()
+    assert any(isinstance(a, LoggedOn) for a in acts)
+    return p
+
+
+# -- state machine --------------------------------------------------------------------------
+
+
+def test_transition_table_is_closed() -> None:
+    for state, targets in TRANSITIONS.items():
+        assert targets <= set(SessionState)
+        assert state in TRANSITIONS
+    assert SessionState.LOGGED_ON in TRANSITIONS[SessionState.AWAIT_LOGON]
+
+
+def test_connect_twice_is_a_local_error() -> None:
+    p = Pair()
+    with pytest.raises(LocalProtocolError):
+        p.session.connect(T0)
+
+
+def test_bytes_on_disconnected_session_is_a_local_error() -> None:
+    p = Pair(connect=False)
+    with pytest.raises(LocalProtocolError):
+        p.session.on_bytes(b"x", T0)
+
+
+# -- logon ------------------------------------------------------------------------------------
+
+
+def test_1a_valid_logon_answered() -> None:
+    p = Pair()
+    acts = p.logon(hb=5)
+    [reply] = sent(acts)
+    assert tags(reply, 35, 34, 49, 56, 98, 108) == {
+        35: "A", 34: "1", 49: "VENUE", 56: "CLIENT1", 98: "0", 108: "5"}
+    assert isinstance(acts[-1], LoggedOn)
+    assert p.session.state is SessionState.LOGGED_ON
+    assert p.store.next_target_seq == 2
+    assert p.store.next_sender_seq == 2
+
+
+def test_1e_first_message_not_logon_disconnects() -> None:
+    p = Pair()
+    acts = p.send("D", NOS_FIELDS)
+    assert sent(acts) == []
+    assert disconnected(acts)
+    assert p.session.state is SessionState.DISCONNECTED
+
+
+def test_logon_wrong_comp_ids_refused_with_text() -> None:
+    p = Pair()
+    acts = p.logon(sender="OTHER")
+    [logout] = sent(acts)
+    assert logout.msg_type == "5"
+    assert "CompID" in logout.get(58)
+    assert disconnected(acts)
+
+
+def test_logon_wrong_begin_string_refused() -> None:
+    p = Pair()
+    acts = p.logon(begin="FIX.4.2")
+    [logout] = sent(acts)
+    assert logout.msg_type == "5" and "BeginString" in logout.get(58)
+    assert disconnected(acts)
+
+
+def test_logon_password_required_and_checked() -> None:
+    cfg = _cfg(username="alice", password_hash=hash_password("s3cret", iterations=1000))
+    p = Pair(cfg)
+    acts = p.logon(extra=[(553, "alice"), (554, "wrong")])
+    [logout] = sent(acts)
+    assert logout.msg_type == "5"
+    assert logout.get(58) == "Invalid Username or Password"
+    assert disconnected(acts)
+    assert all("wrong" not in line for line in p.log.messages)
+    assert any("554=********" in line for line in p.log.messages)
+    p2 = Pair(cfg)
+    acts = p2.logon(extra=[(553, "alice"), (554, "s3cret")])
+    assert any(isinstance(a, LoggedOn) for a in acts)
+    p3 = Pair(cfg)
+    assert "Invalid Username" in sent(p3.logon())[0].get(58)  # no credentials at all
+
+
+def test_logon_disabled_session_refused() -> None:
+    p = Pair()
+    p.session.enabled = False
+    [logout] = sent(p.logon())
+    assert logout.get(58) == "Session is disabled"
+
+
+def test_logon_without_heartbtint_refused() -> None:
+    p = Pair()
+    acts = p.send("A", [(98, 0)])
+    [logout] = sent(acts)
+    assert logout.msg_type == "5" and "108" in logout.get(58)
+    assert disconnected(acts)
+
+
+def test_logon_seq_too_low_refused() -> None:
+    p = Pair(store=MemoryStore(T0, next_target_seq=5))
+    acts = p.logon(seq=3)
+    [logout] = sent(acts)
+    assert logout.get(58) == "MsgSeqNum too low, expecting 5 but received 3"
+    assert disconnected(acts)
+
+
+def test_1c_logon_seq_too_high_then_resend_request() -> None:
+    p = Pair()
+    acts = p.logon(seq=5)
+    logon, rr = sent(acts)
+    assert logon.msg_type == "A"
+    assert tags(rr, 35, 7, 16) == {35: "2", 7: "1", 16: "0"}
+    assert p.store.next_target_seq == 1
+    # the client gap-fills 1..4; the queued Logon (5) is consumed, 6 is expected next
+    p.send("4", [(123, "Y"), (36, 5)], seq=1, poss_dup=True, orig_time_ns=T0)
+    assert p.store.next_target_seq == 6
+    assert delivered(p.send("D", NOS_FIELDS, seq=6))
+
+
+def test_141_reset_seq_num_flag_on_logon() -> None:
+    store = MemoryStore(T0, next_sender_seq=10, next_target_seq=20)
+    p = Pair(store=store)
+    acts = p.logon(extra=[(141, "Y")], seq=1)
+    [reply] = sent(acts)
+    assert tags(reply, 34, 141) == {34: "1", 141: "Y"}
+    assert store.next_sender_seq == 2 and store.next_target_seq == 2
+
+
+def test_reset_on_logon_config() -> None:
+    p = Pair(_cfg(reset_on_logon=True), store=MemoryStore(T0, 7, 7))
+    [reply] = sent(p.logon(seq=1))
+    assert reply.get(34) == "1"
+
+
+def test_logon_timeout() -> None:
+    p = Pair(_cfg(logon_timeout=2))
+    assert p.timer(1.9) == []
+    acts = p.timer(0.2)
+    assert disconnected(acts)
+
+
+# -- heartbeats ------------------------------------------------------------------------------
+
+
+def test_heartbeat_when_idle() -> None:
+    p = Pair()
+    p.logon(hb=10)
+    assert sent(p.timer(9)) == []
+    [hb] = sent(p.timer(1))
+    assert hb.msg_type == "0"
+
+
+def test_test_request_after_silence_then_disconnect() -> None:
+    p = Pair()
+    p.logon(hb=10)
+    p.send("0", time_ns=p.now)  # keeps the counterparty "alive" until now
+    p.now += 10 * SEC
+    p.send("0")
+    msgs = sent(p.timer(11.9))
+    assert [m.msg_type for m in msgs] == ["0"]  # our own heartbeat only
+    msgs = sent(p.timer(0.2))  # 12.1 s of silence > 1.2 x HeartBtInt
+    assert [m.msg_type for m in msgs] == ["1"]
+    test_req_id = msgs[0].get(112)
+    assert test_req_id
+    acts = p.timer(12.0)  # 24.1 s > 2.4 x HeartBtInt
+    assert disconnected(acts)
+    assert any(isinstance(a, LoggedOut) for a in acts)
+
+
+def test_test_request_answered_keeps_session() -> None:
+    p = Pair()
+    p.logon(hb=10)
+    [tr] = [m for m in sent(p.timer(12.1)) if m.msg_type == "1"]
+    p.send("0", [(112, tr.get(112))])
+    assert not disconnected(p.timer(5))
+    assert p.session._test_req_id is None
+
+
+def test_6_test_request_echoed_in_heartbeat() -> None:
+    p = logged_on()
+    [hb] = sent(p.send("1", [(112, "PING-42")]))
+    assert tags(hb, 35, 112) == {35: "0", 112: "PING-42"}
+
+
+def test_heartbeat_interval_zero_means_none() -> None:
+    p = Pair()
+    p.logon(hb=0)
+    assert p.timer(1000) == []
+
+
+# -- sequence numbers --------------------------------------------------------------------------
+
+
+def test_2b_seq_too_high_resend_request_and_queue() -> None:
+    p = logged_on()  # next expected 2
+    p.seq = 5
+    acts = p.send("D", [*NOS_FIELDS[:1], (11, "ORD5"), *NOS_FIELDS[1:]][1:])
+    [rr] = sent(acts)
+    assert tags(rr, 35, 7, 16) == {35: "2", 7: "2", 16: "0"}
+    assert delivered(acts) == []
+    acts = p.send("D", [(11, "ORD6"), *NOS_FIELDS[1:]])  # seq 6: queued, no second request
+    assert sent(acts) == [] and delivered(acts) == []
+    for seq in (2, 3, 4):
+        acts = p.send("D", [(11, f"ORD{seq}"), *NOS_FIELDS[1:]], seq=seq, poss_dup=True,
+                      orig_time_ns=p.now)
+        got = [m.get(11) for m in delivered(acts)]
+    assert got == ["ORD4", "ORD5", "ORD6"]
+    assert p.store.next_target_seq == 7
+    assert any("Resend complete" in e for e in p.log.events)
+
+
+def test_2c_seq_too_low_without_possdup_logout() -> None:
+    p = logged_on()
+    p.send("0")
+    acts = p.send("0", seq=2)
+    [logout] = sent(acts)
+    assert logout.msg_type == "5"
+    assert logout.get(58) == "MsgSeqNum too low, expecting 3 but received 2"
+    assert disconnected(acts)
+
+
+def test_2f_possdup_duplicate_ignored() -> None:
+    p = logged_on()
+    p.send("D", NOS_FIELDS)
+    acts = p.send("D", NOS_FIELDS, seq=2, poss_dup=True, orig_time_ns=p.now)
+    assert acts == []
+    assert p.store.next_target_seq == 3
+
+
+def test_2g_possdup_orig_sending_time_after_sending_time_rejected() -> None:
+    p = logged_on()
+    acts = p.send("D", NOS_FIELDS, poss_dup=True, orig_time_ns=p.now + 5 * SEC)
+    rej = sent(acts)[0]
+    assert tags(rej, 35, 45, 371, 372, 373) == {35: "3", 45: "2", 371: "122", 372: "D", 373: "10"}
+    assert delivered(acts) == []
+    assert p.store.next_target_seq == 3  # consumed
+
+
+def test_possdup_without_orig_sending_time_rejected_reason_1() -> None:
+    p = logged_on()
+    acts = p.send("D", NOS_FIELDS, poss_dup=True)
+    [rej] = sent(acts)
+    assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "2", 371: "122", 373: "1"}
+    assert p.store.next_target_seq == 3
+
+
+def test_too_low_possdup_with_bad_orig_time_rejected_not_consumed() -> None:
+    p = logged_on()
+    p.send("0")
+    acts = p.send("0", seq=2, poss_dup=True, orig_time_ns=p.now + 5 * SEC)
+    [rej] = sent(acts)
+    assert tags(rej, 45, 373) == {45: "2", 373: "10"}
+    assert p.store.next_target_seq == 3
+
+
+def test_garbled_message_ignored_and_does_not_consume() -> None:
+    p = logged_on()
+    good = client_msg("D", NOS_FIELDS, seq=2)
+    bad = good[:-4] + (b"001\x01" if not good.endswith(b"001\x01") else b"002\x01")
+    acts = p.feed(bad)
+    assert acts == []
+    assert p.store.next_target_seq == 2
+    assert any("CheckSum" in e for e in p.log.events)
+    assert delivered(p.feed(good))
+
+
+# -- SequenceReset -----------------------------------------------------------------------------
+
+
+def test_10a_gap_fill_moves_expected() -> None:
+    p = logged_on()
+    acts = p.send("4", [(123, "Y"), (36, 10)], poss_dup=True, orig_time_ns=p.now)
+    assert acts == []
+    assert p.store.next_target_seq == 10
+
+
+def test_10c_gap_fill_new_seq_not_higher_rejected() -> None:
+    p = logged_on()
+    acts = p.send("4", [(123, "Y"), (36, 2)])
+    [rej] = sent(acts)
+    assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "2", 371: "36", 373: "5"}
+
+
+def test_11a_sequence_reset_reset_mode_ignores_seq() -> None:
+    p = logged_on()
+    acts = p.send("4", [(36, 50)], seq=999)
+    assert acts == []
+    assert p.store.next_target_seq == 50
+
+
+def test_11b_sequence_reset_to_expected_is_noop() -> None:
+    p = logged_on()
+    assert p.send("4", [(36, 2)], seq=1) == []
+    assert p.store.next_target_seq == 2
+
+
+def test_11c_sequence_reset_lower_rejected_reason_5() -> None:
+    p = logged_on()
+    p.send("0")
+    p.send("0")  # next expected 4
+    acts = p.send("4", [(36, 2)])
+    [rej] = sent(acts)
+    assert tags(rej, 35, 371, 373) == {35: "3", 371: "36", 373: "5"}
+    assert p.store.next_target_seq == 4
+
+
+# -- resend requests from the client ---------------------------------------------------------
+
+
+def _venue_sends(p: Pair, n: int) -> None:
+    for i in range(n):
+        assert p.session.send_app("8", [(37, f"O{i}"), (150, "0")], p.now) is not None
+
+
+def test_8_resend_request_app_messages_possdup_and_admin_gap_filled() -> None:
+    p = logged_on()  # venue seq 1 = Logon
+    _venue_sends(p, 2)  # 2, 3
+    p.timer(31)  # 4 = Heartbeat
+    p.send("0")
+    _venue_sends(p, 1)  # 5
+    acts = p.send("2", [(7, 1), (16, 0)])
+    msgs = sent(acts)
+    assert [(m.msg_type, m.get(34)) for m in msgs] == [
+        ("4", "1"), ("8", "2"), ("8", "3"), ("4", "4"), ("8", "5")]
+    gf = msgs[0]
+    assert tags(gf, 123, 36, 43) == {123: "Y", 36: "2", 43: "Y"}
+    assert tags(msgs[3], 36) == {36: "5"}
+    m2 = msgs[1]
+    assert m2.get(43) == "Y" and m2.get(122) is not None and m2.get(37) == "O0"
+    assert p.store.next_sender_seq == 6  # resends do not take new numbers
+
+
+def test_resend_consecutive_admin_messages_collapse() -> None:
+    p = logged_on()  # 1 = Logon
+    p.timer(31)  # 2 = Heartbeat
+    p.send("0")
+    p.timer(31)  # 3 = Heartbeat
+    p.send("0")
+    _venue_sends(p, 1)  # 4
+    msgs = sent(p.send("2", [(7, 1), (16, 3)]))
+    assert [(m.msg_type, m.get(34), m.get(36)) for m in msgs] == [("4", "1", "4")]
+
+
+def test_resend_after_restart_from_restored_store() -> None:
+    p = logged_on()
+    _venue_sends(p, 3)
+    store2 = MemoryStore.restore(p.store)
+    q = Pair(store=store2)
+    q.seq = p.seq
+    q.logon()
+    msgs = sent(q.send("2", [(7, 2), (16, 4)]))
+    assert [m.get(37) for m in msgs] == ["O0", "O1", "O2"]
+    assert all(m.get(43) == "Y" for m in msgs)
+
+
+def test_send_app_when_not_logged_on_is_stored() -> None:
+    p = Pair(connect=False)
+    assert p.session.send_app("8", [(37, "X")], T0) is None
+    assert p.store.next_sender_seq == 2
+    assert p.store.get(1, 1)[0][0] == 1
+    with pytest.raises(LocalProtocolError):
+        p.session.send_app("0", [], T0)
+
+
+# -- session-level rejects -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "tag"),
+    [
+        ([f for f in NOS_FIELDS if f[0] != 55], 1, 55),  # 14b required tag missing
+        ([*NOS_FIELDS, (36, 5)], 2, 36),  # 14c tag not defined for this message type
+        ([*NOS_FIELDS, (4999, "x")], 0, 4999),  # 14a invalid tag number
+        ([*NOS_FIELDS, (5001, "x")], 3, 5001),  # undefined (user-defined range) tag
+        ([(54, "Z") if f[0] == 54 else f for f in NOS_FIELDS], 5, 54),  # 14e out of range
+        ([(38, "ten") if f[0] == 38 else f for f in NOS_FIELDS], 6, 38),  # 14f bad format
+        ([(59, "X") if f[0] == 59 else f for f in NOS_FIELDS], 5, 59),
+        ([(40, "22") if f[0] == 40 else f for f in NOS_FIELDS], 6, 40),
+        ([*NOS_FIELDS, (18, "1 Q ~")], 5, 18),  # ExecInst multiple char value
+    ],
+)
+def test_14_invalid_message_rejected_and_seq_consumed(
+    fields: list[tuple[int, str]], reason: int, tag: int
+) -> None:
+    p = logged_on()
+    acts = p.send("D", fields)
+    [rej] = sent(acts)
+    assert tags(rej, 35, 45, 371, 372, 373) == {
+        35: "3", 45: "2", 371: str(tag), 372: "D", 373: str(reason)}
+    assert rej.get(58)
+    assert delivered(acts) == []
+    assert p.store.next_target_seq == 3
+
+
+def test_exec_inst_valid_multiple_values_accepted() -> None:
+    p = logged_on()
+    assert delivered(p.send("D", [*NOS_FIELDS, (18, "1 G")]))
+
+
+def test_14d_tag_without_value() -> None:
+    p = logged_on()
+    raw = encode_raw("FIX.4.4", [(35, "D"), (49, "CLIENT1"), (56, "VENUE"), (34, 2),
+                                 (52, format_utc_timestamp(p.now)), *NOS_FIELDS, (58, "")])
+    [rej] = sent(p.feed(raw))
+    assert tags(rej, 45, 371, 373) == {45: "2", 371: "58", 373: "4"}
+
+
+def test_14h_repeated_tag() -> None:
+    p = logged_on()
+    [rej] = sent(p.send("D", [*NOS_FIELDS, (55, "MSFT")]))
+    assert tags(rej, 371, 373) == {371: "55", 373: "13"}
+
+
+def test_14a_non_numeric_tag() -> None:
+    p = logged_on()
+    raw = encode_raw("FIX.4.4", [(35, "D"), (49, "CLIENT1"), (56, "VENUE"), (34, 2),
+                                 (52, format_utc_timestamp(p.now)), *NOS_FIELDS, ("x1", "a")])
+    [rej] = sent(p.feed(raw))
+    assert tags(rej, 45, 373) == {45: "2", 373: "0"}
+    assert p.store.next_target_seq == 3
+
+
+def test_2d_comp_id_problem_reject_then_logout() -> None:
+    p = logged_on()
+    acts = p.send("D", NOS_FIELDS, sender="MALLORY")
+    rej, logout = sent(acts)
+    assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "2", 371: "49", 373: "9"}
+    assert logout.msg_type == "5"
+    assert p.session.state is SessionState.AWAIT_LOGOUT
+
+
+def test_2e_sending_time_accuracy_reject_then_logout() -> None:
+    p = logged_on()
+    acts = p.send("0", time_ns=p.now - 121 * SEC)
+    rej, logout = sent(acts)
+    assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "2", 371: "52", 373: "10"}
+    assert logout.msg_type == "5"
+
+
+def test_sending_time_check_disabled() -> None:
+    p = logged_on(check_latency=False)
+    assert sent(p.send("0", time_ns=p.now - 3600 * SEC)) == []
+
+
+def test_max_latency_configurable() -> None:
+    p = logged_on(max_latency=5)
+    [rej, _] = sent(p.send("0", time_ns=p.now - 6 * SEC))
+    assert rej.get(373) == "10"
+
+
+def test_missing_sending_time_reason_1() -> None:
+    p = logged_on()
+    [rej] = sent(p.send("0", sending_time=""))
+    assert tags(rej, 371, 373) == {371: "52", 373: "1"}
+
+
+def test_invalid_msg_type_reason_11() -> None:
+    p = logged_on()
+    [rej] = sent(p.send("ZZ"))
+    assert tags(rej, 35, 45, 372, 373) == {35: "3", 45: "2", 372: "ZZ", 373: "11"}
+    assert p.store.next_target_seq == 3
+
+
+def test_unsupported_msg_type_business_reject() -> None:
+    p = logged_on()
+    [bmr] = sent(p.send("R", [(131, "Q1")]))
+    assert tags(bmr, 35, 45, 372, 380) == {35: "j", 45: "2", 372: "R", 380: "3"}
+    assert p.store.next_target_seq == 3
+
+
+# -- application delivery ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields"),
+    [
+        ("D", NOS_FIELDS),
+        ("F", [(41, "O1"), (11, "O2"), (55, "AAPL"), (54, "1"), (60, "20231114-22:13:20")]),
+        ("G", [(41, "O1"), (11, "O2"), (55, "AAPL"), (54, "1"), (60, "20231114-22:13:20"),
+               (40, "2"), (44, "1.5"), (38, "10")]),
+        ("H", [(11, "O1"), (55, "AAPL"), (54, "2")]),
+        ("q", [(11, "M1"), (530, "7"), (60, "20231114-22:13:20")]),
+    ],
+)
+def test_supported_app_messages_delivered(msg_type: str, fields: list[tuple[int, str]]) -> None:
+    p = logged_on()
+    acts = p.send(msg_type, fields)
+    assert [a.msg.msg_type for a in acts if isinstance(a, Deliver)] == [msg_type]
+    assert sent(acts) == []
+
+
+# -- logout ----------------------------------------------------------------------------------------
+
+
+def test_13b_client_logout_answered_then_disconnect() -> None:
+    p = logged_on()
+    acts = p.send("5", [(58, "bye")])
+    [logout] = sent(acts)
+    assert logout.msg_type == "5"
+    assert isinstance(acts[1], Disconnect)
+    assert isinstance(acts[2], LoggedOut)
+
+
+def test_13a_venue_logout_waits_for_reply() -> None:
+    p = logged_on()
+    [logout] = sent(p.session.logout("end of day", p.now))
+    assert logout.get(58) == "end of day"
+    assert p.session.state is SessionState.AWAIT_LOGOUT
+    acts = p.send("5")
+    assert sent(acts) == [] and disconnected(acts)
+
+
+def test_venue_logout_times_out() -> None:
+    p = logged_on()
+    p.session.logout("bye", p.now)
+    assert p.timer(1.9) == []
+    assert disconnected(p.timer(0.2))
+
+
+def test_reset_on_logout() -> None:
+    p = logged_on(reset_on_logout=True)
+    p.send("5")
+    assert p.store.next_sender_seq == 1 and p.store.next_target_seq == 1
+
+
+def test_reset_on_disconnect() -> None:
+    p = logged_on(reset_on_disconnect=True)
+    acts = p.session.on_disconnect(p.now)
+    assert any(isinstance(a, LoggedOut) for a in acts)
+    assert p.store.next_sender_seq == 1
+
+
+def test_continues_sequence_after_reconnect() -> None:
+    p = logged_on()
+    p.send("5")
+    p.session.connect(p.now)
+    [reply] = sent(p.logon())
+    assert reply.get(34) == "3"
+    assert p.store.next_target_seq == 4
+
+
+def test_operator_reset_and_set_seq() -> None:
+    p = logged_on()
+    acts = p.session.reset(p.now)
+    assert disconnected(acts)
+    assert p.store.next_sender_seq == 1
+    p.session.set_seq(10, 20, p.now)
+    assert (p.store.next_sender_seq, p.store.next_target_seq) == (10, 20)
+
+
+# -- schedule -----------------------------------------------------------------------------
+
+
+def _ns(y: int, mo: int, d: int, h: int, mi: int = 0) -> int:
+    return int(dt.datetime(y, mo, d, h, mi, tzinfo=dt.UTC).timestamp()) * SEC
+
+
+SCHED = {"start_time": dt.time(8), "end_time": dt.time(17)}
+
+
+def test_logon_outside_schedule_refused() -> None:
+    p = Pair(_cfg(**SCHED))
+    p.now = _ns(2024, 1, 10, 18)
+    [logout] = sent(p.logon())
+    assert logout.get(58) == "Logon outside of session time"
+
+
+def test_logged_on_session_logged_out_at_end_of_period() -> None:
+    p = Pair(_cfg(**SCHED), store=MemoryStore(_ns(2024, 1, 10, 8)))
+    p.now = _ns(2024, 1, 10, 16, 59)
+    p.logon()
+    assert sent(p.timer(10)) == []
+    p.now = _ns(2024, 1, 10, 17, 1)
+    [logout] = sent(p.timer())
+    assert logout.get(58) == "Session period ended"
+
+
+def test_sequence_reset_at_new_period() -> None:
+    store = MemoryStore(_ns(2024, 1, 9, 8), next_sender_seq=50, next_target_seq=60)
+    p = Pair(_cfg(**SCHED), store=store)
+    p.now = _ns(2024, 1, 10, 9)
+    [reply] = sent(p.logon(seq=1))
+    assert reply.get(34) == "1"
+    assert store.creation_time == p.now
+
+
+def test_same_period_keeps_sequence() -> None:
+    store = MemoryStore(_ns(2024, 1, 10, 8), next_sender_seq=50, next_target_seq=60)
+    p = Pair(_cfg(**SCHED), store=store)
+    p.now = _ns(2024, 1, 10, 9)
+    [reply] = sent(p.logon(seq=60))
+    assert reply.get(34) == "50"
+
+
+def test_message_log_masks_new_password() -> None:
+    p = Pair()
+    p.logon(extra=[(925, "newsecret")])
+    assert all("newsecret" not in line for line in p.log.messages)
+
+
+def test_send_returns_raw_that_parses() -> None:
+    p = logged_on()
+    s = p.session.send_app("8", [(37, "O1")], p.now)
+    assert isinstance(s, Send)
+    assert parse(s.raw).get(34) == str(s.seq) == "2"

@@ -1,0 +1,134 @@
+"""MessageStore, logs and Logon routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixclient import T0, client_msg, disconnected, sent
+
+from fix_gateway.config import SessionConfig, SessionID
+from fix_gateway.log import FileLog, file_log_factory, mask
+from fix_gateway.router import Router
+from fix_gateway.session import Disconnect, LoggedOn, Session, SessionState
+from fix_gateway.store import MemoryStore, MessageStore, StoreWrite
+
+
+def test_memory_store_protocol_and_pending_writes() -> None:
+    s = MemoryStore(creation_time=T0)
+    assert isinstance(s, MessageStore)
+    s.save(1, b"a")
+    s.incr_next_sender_seq()
+    s.save(2, b"b")
+    s.incr_next_sender_seq()
+    s.incr_next_target_seq()
+    assert s.pending() == [
+        StoreWrite("message", 1, b"a"), StoreWrite("message", 2, b"b"),
+        StoreWrite("next_sender_seq", 3), StoreWrite("next_target_seq", 2)]
+    assert s.pending() == []
+    assert s.get(1, 5) == [(1, b"a"), (2, b"b")]
+    assert s.get(2, 2) == [(2, b"b")]
+    s.reset(T0 + 1)
+    assert (s.next_sender_seq, s.next_target_seq, s.creation_time) == (1, 1, T0 + 1)
+    assert s.get(1, 10) == []
+    assert s.pending() == [StoreWrite("reset", T0 + 1)]
+
+
+def test_memory_store_restore_continues() -> None:
+    s = MemoryStore(T0, 5, 7, [(3, b"c"), (1, b"a")])
+    r = MemoryStore.restore(s)
+    assert (r.next_sender_seq, r.next_target_seq, r.creation_time) == (5, 7, T0)
+    assert r.get(1, 4) == [(1, b"a"), (3, b"c")]
+
+
+def test_mask_passwords() -> None:
+    raw = b"8=FIX.4.4\x019=5\x0135=A\x01554=secret\x01925=new\x0110=000\x01"
+    assert mask(raw) == b"8=FIX.4.4\x019=5\x0135=A\x01554=********\x01925=********\x0110=000\x01"
+
+
+def test_file_log_names_and_format(tmp_path: Path) -> None:
+    sid = SessionID("FIX.4.4", "VENUE", "CLIENT1")
+    log = FileLog(tmp_path, sid)
+    log.on_incoming(b"8=FIX.4.4\x0135=A\x01554=pw\x01", T0)
+    log.on_event("Logon", T0)
+    log.close()
+    msgs = (tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log").read_text()
+    events = (tmp_path / "FIX.4.4-VENUE-CLIENT1.event.current.log").read_text()
+    assert msgs == "20231114-22:13:20.000000 : 8=FIX.4.4|35=A|554=********|\n"
+    assert events == "20231114-22:13:20.000000 : Logon\n"
+
+
+def test_file_log_factory_uses_file_log_path(tmp_path: Path) -> None:
+    cfg = SessionConfig("VENUE", "C1", file_log_path=tmp_path / "logs")
+    log = file_log_factory()(cfg)
+    log.on_event("x", T0)
+    log.close()
+    assert (tmp_path / "logs" / "FIX.4.4-VENUE-C1.event.current.log").exists()
+
+
+def _router() -> tuple[Router, Session, Session]:
+    a = Session(SessionConfig("VENUE", "C1"), MemoryStore(T0))
+    b = Session(SessionConfig("VENUE", "C2", allowed_remote_addresses=("10.0.0.1",)),
+                MemoryStore(T0))
+    return Router([a, b]), a, b
+
+
+def _logon(sender: str, **kw: object) -> bytes:
+    return client_msg("A", [(98, 0), (108, 30)], seq=1, sender=sender, **kw)  # type: ignore[arg-type]
+
+
+def test_router_routes_by_comp_ids() -> None:
+    router, a, _ = _router()
+    conn = router.connection("127.0.0.1", T0)
+    data = _logon("C1")
+    acts = conn.on_bytes(data[:20], T0) + conn.on_bytes(data[20:], T0)
+    assert any(isinstance(x, LoggedOn) for x in acts)
+    assert conn.session is a and a.state is SessionState.LOGGED_ON
+
+
+def test_router_unknown_session_refused() -> None:
+    router, _, _ = _router()
+    acts = router.connection("127.0.0.1", T0).on_bytes(_logon("NOBODY"), T0)
+    [logout] = sent(acts)
+    assert logout.msg_type == "5" and "Unknown session" in (logout.get(58) or "")
+    assert disconnected(acts)
+
+
+def test_router_wrong_begin_string_refused() -> None:
+    router, _, _ = _router()
+    [logout] = sent(router.connection("h", T0).on_bytes(_logon("C1", begin="FIX.4.2"), T0))
+    assert "BeginString" in (logout.get(58) or "")
+
+
+def test_router_remote_address_not_allowed() -> None:
+    router, _, b = _router()
+    [logout] = sent(router.connection("127.0.0.1", T0).on_bytes(_logon("C2"), T0))
+    assert "not allowed" in (logout.get(58) or "")
+    assert b.state is SessionState.DISCONNECTED
+
+
+def test_router_second_logon_refused_without_disturbing_live_session() -> None:
+    router, a, _ = _router()
+    first = router.connection("127.0.0.1", T0)
+    first.on_bytes(_logon("C1"), T0)
+    seqs = (a.store.next_sender_seq, a.store.next_target_seq)
+    second = router.connection("127.0.0.1", T0)
+    acts = second.on_bytes(_logon("C1"), T0)
+    [logout] = sent(acts)
+    assert logout.get(58) == "Session already logged on"
+    assert isinstance(acts[-1], Disconnect)
+    assert second.on_disconnect(T0) == []
+    assert a.state is SessionState.LOGGED_ON
+    assert (a.store.next_sender_seq, a.store.next_target_seq) == seqs
+
+
+def test_router_first_message_not_logon() -> None:
+    router, _, _ = _router()
+    acts = router.connection("h", T0).on_bytes(client_msg("0", seq=1, sender="C1"), T0)
+    assert sent(acts) == [] and disconnected(acts)
+
+
+def test_router_unrouted_logon_timeout() -> None:
+    router, _, _ = _router()
+    conn = router.connection("h", T0)
+    assert conn.on_timer(T0 + 5 * 10**9) == []
+    assert disconnected(conn.on_timer(T0 + 11 * 10**9))
