@@ -35,6 +35,7 @@ from venue.commands import (
     EndOfDay,
     MassCancel,
     NewOrder,
+    RejectOrder,
     ReplaceOrder,
     SetTradingStatus,
     StatusQuery,
@@ -86,6 +87,7 @@ COMMAND_KINDS: Final[dict[type[Any], str]] = {
     EndOfDay: "end_of_day",
     SetTradingStatus: "set_trading_status",
     AddInstrument: "add_instrument",
+    RejectOrder: "reject",
 }
 """Command class -> kind string (stable: stored in the journal)."""
 
