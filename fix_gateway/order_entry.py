@@ -95,8 +95,15 @@ class _SessionState:
 class OrderEntry:
     """The FIX application of the venue (implements ``fix_gateway.application.Application``)."""
 
-    def __init__(self, config: VenueConfig, venue: Venue, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        config: VenueConfig,
+        venue: Venue,
+        sender: Sender | None = None,
+        session_event: Callable[[SessionID, str, str], None] | None = None,
+    ) -> None:
         self._venue = venue
+        self._session_event = session_event
         self._sender = sender
         self._sessions: dict[str, _SessionState] = {}
         self._ids: dict[str, SessionID] = {}
@@ -156,8 +163,12 @@ class OrderEntry:
 
     def on_logon(self, session_id: SessionID) -> None:
         log.info("%s logged on", session_id)
+        if self._session_event is not None:
+            self._session_event(session_id, "logon", "")
 
     def on_logout(self, session_id: SessionID) -> None:
+        if self._session_event is not None:
+            self._session_event(session_id, "logout", "")
         state = self._sessions.get(str(session_id))
         if state is None or not state.config.cancel_on_disconnect:
             return

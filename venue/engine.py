@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 from venue.book import MAX_KEY, BookSide, LiveOrder, OrderBook, stop_entry_valid
 from venue.commands import (
     AddInstrument,
-    RejectOrder,
     AdvanceTime,
     CancelOrder,
     Command,
     EndOfDay,
     MassCancel,
     NewOrder,
+    RejectOrder,
     ReplaceOrder,
     SetTradingStatus,
     StatusQuery,
@@ -525,7 +525,7 @@ class MatchingEngine:
             order.key = -bound  # own-side key of the limit price
             (book.bids if is_buy else book.asks).add(order)
 
-    def _match(  # noqa: PLR0917 - hot path: positional on purpose
+    def _match(
         self,
         order: LiveOrder,
         book: OrderBook,
@@ -686,7 +686,7 @@ class MatchingEngine:
             )
         )
 
-    def _cancel_order(  # noqa: PLR0917 - hot path: positional on purpose
+    def _cancel_order(
         self,
         order: LiveOrder,
         reason: CancelReason,

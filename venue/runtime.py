@@ -82,7 +82,7 @@ class Venue:
         self.engine = MatchingEngine()
         self.store: Store | None = None
         self.acceptor: FixAcceptor | None = None
-        self.order_entry = OrderEntry(config, self)
+        self.order_entry = OrderEntry(config, self, session_event=self._session_event)
         self.publisher: Any = None
         self._publisher_task: asyncio.Task[None] | None = None
         self._admin: AdminServer | None = None
@@ -111,6 +111,10 @@ class Venue:
         if self.publisher is not None:
             self.publisher.on_events(events)
         return events
+
+    def _session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
+        if self.store is not None:
+            self.store.session_event(str(session_id), time.time_ns(), kind, detail)
 
     def instrument(self, symbol: str) -> Instrument | None:
         return self.engine.instrument(symbol)

@@ -119,7 +119,7 @@ async def _engine(url_or_engine: str | AsyncEngine) -> AsyncIterator[AsyncEngine
     if isinstance(url_or_engine, AsyncEngine):
         yield url_or_engine
         return
-    from venue.store.store import make_engine  # noqa: PLC0415 - avoid an import cycle
+    from venue.store.store import make_engine
 
     engine = make_engine(url_or_engine)
     try:

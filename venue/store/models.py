@@ -64,6 +64,7 @@ class EventRow(Base):
     __table_args__ = (
         Index(None, "owner", "cl_ord_id"),
         Index(None, "order_id"),
+        Index(None, "ts_ns"),  # the day's events, for reports
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -108,7 +109,7 @@ class OrderRow(Base):
 
 class TradeRow(Base):
     __tablename__ = "trades"
-    __table_args__ = (Index(None, "symbol", "ts_ns"),)
+    __table_args__ = (Index(None, "symbol", "ts_ns"), Index(None, "ts_ns"))
 
     trade_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)

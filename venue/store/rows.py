@@ -21,6 +21,7 @@ from venue.events import (
     OrderExpired,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderSpec,
     OrderStatusReport,
     OrderTriggered,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-def order_row(  # noqa: PLR0917 - hot path: positional on purpose
+def order_row(
     spec: OrderSpec,
     status: OrdStatus,
     cum_qty: int,
@@ -149,6 +150,7 @@ _KEYS: dict[type[Any], Callable[[Any], _Keys]] = {
     OrderAccepted: _spec_keys,
     OrderTriggered: _spec_keys,
     OrderReplaced: _spec_keys,
+    OrderRestated: _spec_keys,
     OrderExpired: _spec_keys,
     OrderCancelled: _cancelled_keys,
     OrderRejected: _rejected_keys,
@@ -261,7 +263,7 @@ def _apply(rows: Rows, e: Event) -> None:
             orders[spec.order_id] = order_row(
                 spec, OrdStatus.EXPIRED, e.cum_qty, 0, e.cum_notional, e.ts_ns, e.seq
             )
-        case OrderReplaced(spec=spec):
+        case OrderReplaced(spec=spec) | OrderRestated(spec=spec):
             status = _working_status(e.cum_qty, e.leaves_qty)
             orders[spec.order_id] = order_row(
                 spec, status, e.cum_qty, e.leaves_qty, e.cum_notional, e.ts_ns, e.seq

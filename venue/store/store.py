@@ -508,7 +508,7 @@ class Store:
         Raises:
             RecoveryError: the journal has a gap after the snapshot or cannot be decoded.
         """
-        from venue.snapshot import EngineSnapshot  # noqa: PLC0415 - engine side, lazily
+        from venue.snapshot import EngineSnapshot
 
         async def read(conn: AsyncConnection) -> tuple[Any, list[Any], int]:
             snap = (

@@ -20,6 +20,7 @@ from venue.commands import (
     EndOfDay,
     MassCancel,
     NewOrder,
+    RejectOrder,
     ReplaceOrder,
     SetTradingStatus,
     StatusQuery,
@@ -35,6 +36,7 @@ from venue.events import (
     OrderExpired,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderSpec,
     OrderStatusReport,
     OrderTriggered,
@@ -123,8 +125,10 @@ COMMANDS: list[Command] = [
     NEW_MIN,
     NEW_FULL,
     CancelOrder(TS, "o", "k1", "c1"),
+    RejectOrder(NEW_FULL, RejectReason.RISK_LIMIT, "order quantity 9 exceeds the limit 5"),
     CancelOrder(
-        TS, "o", "k1", "c1", order_id=OrderId(7), symbol="AAPL", side=Side.SELL, reason=CancelReason.ADMIN
+        TS, "o", "k1", "c1", order_id=OrderId(7), symbol="AAPL", side=Side.SELL,
+        reason=CancelReason.ADMIN,
     ),
     REPLACE_MIN,
     REPLACE_FULL,
@@ -189,6 +193,7 @@ EVENTS: list[Event] = [
     OrderCancelled(7, TS, SPEC_FULL, Qty(40), 400, CancelReason.SELF_TRADE, "k9", "stp"),
     OrderReplaced(8, TS, SPEC_FULL, "c0", Qty(1), Qty(2), 10, priority_kept=True),
     OrderExpired(9, TS, SPEC_MIN, Qty(0), 0),
+    OrderRestated(9, TS, SPEC_MIN, Qty(0), Qty(5), 0, CancelReason.SELF_TRADE, "stp"),
     CancelRejected(
         10,
         TS,

@@ -57,6 +57,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_events_owner_cl_ord_id", "events", ["owner", "cl_ord_id"])
     op.create_index("ix_events_order_id", "events", ["order_id"])
+    op.create_index("ix_events_ts_ns", "events", ["ts_ns"])
     op.create_table(
         "orders",
         sa.Column("order_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -102,6 +103,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("trade_id", name="pk_trades"),
     )
     op.create_index("ix_trades_symbol_ts_ns", "trades", ["symbol", "ts_ns"])
+    op.create_index("ix_trades_ts_ns", "trades", ["ts_ns"])
     op.create_table(
         "snapshots",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
