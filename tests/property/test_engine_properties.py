@@ -164,7 +164,7 @@ class EngineMachine(RuleBasedStateMachine):
         min_qty=st.none() | st.integers(1, 6),
         stp=st.sampled_from(list(StpMode)),
     )
-    def limit(  # noqa: PLR0917 - hypothesis passes rule arguments by name
+    def limit(
         self,
         owner: str,
         symbol: str,
@@ -207,7 +207,7 @@ class EngineMachine(RuleBasedStateMachine):
         )
 
     @rule(owner=owners, symbol=symbols, side=sides, qty=qtys, stop=prices, limit=st.none() | prices)
-    def stop(  # noqa: PLR0917 - hypothesis passes rule arguments by name
+    def stop(
         self, owner: str, symbol: str, side: Side, qty: int, stop: int, limit: int | None
     ) -> None:
         self.apply(

@@ -209,7 +209,7 @@ TargetCompID={VENUE_ID}
         try:
             return await asyncio.to_thread(self.application.app.get, True, timeout)
         except queue.Empty:
-            raise AssertionError(f"{self.comp_id}: no application message within {timeout}s") from None
+            raise AssertionError(f"{self.comp_id}: no application message in {timeout}s") from None
 
     async def expect_none(self, wait: float = 0.5) -> None:
         await asyncio.sleep(wait)

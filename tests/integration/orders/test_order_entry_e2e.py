@@ -113,7 +113,8 @@ async def test_bad_orders_are_rejected_and_the_session_stays_up(harness) -> None
         buyer.order(f"R{n}", symbol, "1", qty, price, extra=extra)
         er = await buyer.next_app()
         assert er[35] == "8", what
-        assert (er[150], er[39], er[103], er[11], er[37]) == ("8", "8", reason, f"R{n}", "NONE"), what
+        got = (er[150], er[39], er[103], er[11], er[37])
+        assert got == ("8", "8", reason, f"R{n}", "NONE"), what
         assert text in er[58], (what, er[58])
     # Missing price on a limit order
     buyer.send("D", [(11, "NP"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "5"),

@@ -51,7 +51,7 @@ ALICE = "FIX.4.4:VENUE->ALICE"
 BOB = "FIX.4.4:VENUE->BOB"
 
 
-def new(  # noqa: PLR0917
+def new(
     owner: str, cl: str, side: Side, qty: int, price: int, ts: int = T0
 ) -> NewOrder:
     return NewOrder(
@@ -83,7 +83,7 @@ def spec(oid: int, cmd: NewOrder) -> OrderSpec:
     )
 
 
-def order_record(  # noqa: PLR0917
+def order_record(
     s: OrderSpec, status: str, cum: int, leaves: int, notional: int, updated: int, seq: int
 ) -> OrderRecord:
     return OrderRecord(
