@@ -189,6 +189,24 @@ KEYS: Final[dict[str, Key]] = {
 }
 
 
+#: QuickFIX keys that a QuickFIX acceptor's file may carry but that do not change this venue's
+#: behaviour (its store, logs and validation are its own): accepted and ignored, so a stock
+#: QuickFIX sessions.cfg loads. Any other unknown key is an error (it is most likely a typo).
+QUICKFIX_PASSIVE_KEYS: Final = frozenset(
+    {
+        "FileStorePath", "FileStoreSync", "FileStoreMaxCachedMsgs", "PersistMessages",
+        "UseDataDictionary", "DataDictionary", "TransportDataDictionary", "AppDataDictionary",
+        "ValidateUserDefinedFields", "ValidateFieldsOutOfOrder", "ValidateFieldsHaveValues",
+        "ValidateLengthAndChecksum", "AllowUnknownMsgFields", "PreserveMessageFieldsOrder",
+        "ScreenLogShowIncoming", "ScreenLogShowOutgoing", "ScreenLogShowEvents",
+        "ScreenLogShowHeartBeats", "FileLogBackupPath", "SocketNodelay", "SocketReuseAddress",
+        "SocketSendBufferSize", "SocketReceiveBufferSize", "MillisecondsInTimeStamp",
+        "TimestampPrecision", "SendRedundantResendRequests", "UseLocalTime",
+        "ReconnectInterval", "SendResetSeqNumFlag", "ResetOnError", "DisconnectOnError",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class SessionID:
     """A session seen from the venue: we are the sender, the client is the target."""
@@ -374,6 +392,8 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
             raise fail(lineno, key, "key outside a [DEFAULT] or [SESSION] block")
         spec = KEYS.get(key)
         if spec is None:
+            if key in QUICKFIX_PASSIVE_KEYS:
+                continue
             raise fail(lineno, key, "unknown key")
         if blocks[-1][0] == "SESSION" and spec.scope == "default":
             raise fail(lineno, key, "allowed only in [DEFAULT]")

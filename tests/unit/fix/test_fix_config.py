@@ -206,3 +206,13 @@ def test_password_hash_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "fix_gateway.auth"], input="pw\n",
                          capture_output=True, text=True, check=True).stdout.strip()
     assert verify_password("pw", out)
+
+
+def test_quickfix_keys_that_do_not_apply_are_accepted_and_typos_are_not() -> None:
+    text = (
+        "[DEFAULT]\nSenderCompID=V\nSocketAcceptPort=1\nFileStorePath=store\n"
+        "UseDataDictionary=Y\nDataDictionary=FIX44.xml\n[SESSION]\nTargetCompID=C\n"
+    )
+    assert parse_config(text).sessions[0].target_comp_id == "C"
+    with pytest.raises(ConfigError, match=r"sessions.cfg:4: FileStorPath: unknown key"):
+        parse_config(text.replace("FileStorePath", "FileStorPath"))
