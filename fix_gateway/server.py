@@ -350,8 +350,12 @@ class FixAcceptor:
         if self._barrier is not None:
             await self._barrier()
         for conn, chunks in outbox.items():
-            if not conn.closing:
+            if conn.closing or conn.writer.is_closing():
+                continue
+            try:
                 conn.writer.write(b"".join(chunks))
+            except (ConnectionError, RuntimeError) as exc:  # peer closed under our feet
+                logger.info("write to %s failed: %s", conn.core.session, exc)
         for conn in closing:
             self._close(conn)
 

@@ -38,7 +38,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(db_app, name="db")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # errors stay one line whatever the width
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="sessions.cfg of the venue.", envvar="VENUE_CONFIG")

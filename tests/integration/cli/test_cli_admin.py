@@ -1,0 +1,295 @@
+"""Every `venue` admin command against a real `venue run` subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from venue.cli import app
+
+runner = CliRunner()
+VENUE_ID = "ADMX"  # as in conftest.py (test modules cannot import it under importlib mode)
+CLIENTS = ("CLIA", "CLIB", "CLIC")
+VenueProcess = Any  # conftest.VenueProcess: .sock, .proc, .client(), .output()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def venue_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "venue.cli", *args]
+
+
+def sessions_cfg(port: int) -> str:
+    sessions = "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
+    return f"""\
+[DEFAULT]
+SenderCompID={VENUE_ID}
+SocketAcceptHost=127.0.0.1
+SocketAcceptPort={port}
+HeartBtInt=1
+InstrumentsFile=instruments.csv
+{sessions}"""
+
+
+def cli(vp: VenueProcess | Path, *args: str, code: int = 0) -> Any:
+    sock = vp.sock if not isinstance(vp, Path) else vp
+    result = runner.invoke(app, [*args, "--admin-socket", str(sock)])
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    return result
+
+
+def cli_json(vp: VenueProcess, *args: str) -> Any:
+    return json.loads(cli(vp, *args, "--json").stdout)
+
+
+def session_row(vp: VenueProcess, comp_id: str) -> dict[str, Any]:
+    rows = cli_json(vp, "sessions", "list")
+    return next(r for r in rows if r["session_id"] == f"FIX.4.4:{VENUE_ID}->{comp_id}")
+
+
+def wait_state(vp: VenueProcess, comp_id: str, state: str, timeout: float = 5.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = session_row(vp, comp_id)
+        if row["state"] == state or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
+
+
+def stderr_of(result: Any) -> str:
+    return result.stderr
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.quickfix
+async def test_sessions_list_shows_logged_on_client(venue_proc: VenueProcess) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    row = wait_state(venue_proc, "CLIA", "logged_on")
+    assert row["state"] == "logged_on"
+    assert row["enabled"] is True
+    assert row["remote_address"].startswith("127.0.0.1")
+    assert row["next_sender_seq"] >= 2 and row["next_target_seq"] >= 2
+    assert row["logged_on_since_ns"] > 0
+    other = session_row(venue_proc, "CLIB")
+    assert other["state"] == "disconnected" and other["remote_address"] == ""
+    show = cli_json(venue_proc, "sessions", "show", "CLIA")
+    assert show["session_id"] == row["session_id"]
+    table = cli(venue_proc, "sessions", "list").stdout
+    assert "FIX sessions" in table
+
+
+@pytest.mark.quickfix
+async def test_sessions_logout_ends_the_session(venue_proc: VenueProcess) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    client.application.logged_out.clear()
+    out = cli(venue_proc, "sessions", "logout", "CLIA").stdout
+    assert "logout done" in out
+    await client.wait_logout()
+    logout = await client.next_admin("5")
+    assert logout[35] == "5"
+
+
+@pytest.mark.quickfix
+async def test_sessions_disable_refuses_logon_and_enable_allows_it(
+    venue_proc: VenueProcess,
+) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    cli(venue_proc, "sessions", "disable", "CLIA")
+    assert session_row(venue_proc, "CLIA")["enabled"] is False
+    assert client.application.logged_on.is_set()  # a live session stays until logout
+    await client.close()  # logs out; a new initiator then tries to log on again
+    wait_state(venue_proc, "CLIA", "disconnected")
+    again = venue_proc.client("CLIA")
+    again.begin()
+    await asyncio.sleep(3.0)  # reconnects every second and is refused each time
+    assert again.application.logons == 0
+    refused = await again.next_admin("5", timeout=1.0)
+    assert "disabled" in refused.get(58, "")
+    # a QuickFIX initiator refused at Logon does not reconnect by itself: use a fresh one
+    await again.close()
+    cli(venue_proc, "sessions", "enable", "CLIA")
+    third = venue_proc.client("CLIA")
+    await third.start()
+    assert wait_state(venue_proc, "CLIA", "logged_on")["enabled"] is True
+
+
+@pytest.mark.quickfix
+async def test_sessions_set_seq_changes_next_logon(venue_proc: VenueProcess) -> None:
+    out = cli(venue_proc, "sessions", "set-seq", "CLIB", "--sender", "50", "--target", "20")
+    assert "next sender 50 next target 20" in out.stdout
+    row = session_row(venue_proc, "CLIB")
+    assert (row["next_sender_seq"], row["next_target_seq"]) == (50, 20)
+    client = venue_proc.client("CLIB")
+    client.session.setNextSenderMsgSeqNum(20)
+    await client.start()
+    logon = await client.next_admin("A")
+    assert logon[34] == "50"
+    row = wait_state(venue_proc, "CLIB", "logged_on")
+    assert row["next_target_seq"] >= 21
+    assert row["next_sender_seq"] >= 51
+
+
+async def test_sessions_set_seq_needs_a_number(venue_proc: VenueProcess) -> None:
+    result = cli(venue_proc, "sessions", "set-seq", "CLIB", code=1)
+    assert "give --sender and/or --target" in stderr_of(result)
+
+
+async def test_sessions_reset(venue_proc: VenueProcess) -> None:
+    cli(venue_proc, "sessions", "set-seq", "CLIC", "--sender", "7", "--target", "9")
+    out = cli(venue_proc, "sessions", "reset", "CLIC").stdout
+    assert "reset done" in out
+    row = session_row(venue_proc, "CLIC")
+    assert (row["next_sender_seq"], row["next_target_seq"]) == (1, 1)
+
+
+async def test_unknown_session_is_one_line_error(venue_proc: VenueProcess) -> None:
+    for args in (["sessions", "logout", "NOPE"], ["sessions", "show", "NOPE"]):
+        result = cli(venue_proc, *args, code=1)
+        err = stderr_of(result)
+        assert "unknown session 'NOPE'" in err
+        assert len(err.strip().splitlines()) == 1, err
+
+
+# -- instruments ------------------------------------------------------------------------------
+
+
+async def test_instruments_list_and_add(venue_proc: VenueProcess) -> None:
+    rows = cli_json(venue_proc, "instruments", "list")
+    assert {r["symbol"] for r in rows} == {"TEST", "OTHER"}
+    test = next(r for r in rows if r["symbol"] == "TEST")
+    assert test["tick_size"] == "0.01" and test["status"] == "open"
+    out = cli(venue_proc, "instruments", "add", "NEWSYM", "--tick-size", "0.05").stdout
+    assert "NEWSYM listed" in out
+    rows = cli_json(venue_proc, "instruments", "list")
+    new = next(r for r in rows if r["symbol"] == "NEWSYM")
+    assert new["tick_size"] == "0.05" and new["lot_size"] == 1 and new["status"] == "open"
+    result = cli(venue_proc, "instruments", "halt", "NOSUCH", code=1)
+    assert "unknown symbol 'NOSUCH'" in stderr_of(result)
+
+
+@pytest.mark.quickfix
+async def test_halt_rejects_orders_and_resume_accepts(venue_proc: VenueProcess) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    assert "TEST halted" in cli(venue_proc, "instruments", "halt", "TEST").stdout
+    status = {r["symbol"]: r["status"] for r in cli_json(venue_proc, "instruments", "list")}
+    assert status["TEST"] == "halted"
+    client.order("H1", "TEST", "1", 10, "100.00")
+    rej = await client.next_app()
+    assert (rej[35], rej[150], rej[39], rej[103]) == ("8", "8", "8", "2")
+    assert "TEST open" in cli(venue_proc, "instruments", "resume", "TEST").stdout
+    client.order("H2", "TEST", "1", 10, "100.00")
+    ack = await client.next_app()
+    assert (ack[35], ack[11], ack[150], ack[39]) == ("8", "H2", "0", "0")
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+@pytest.mark.quickfix
+async def test_orders_list_and_cancel(venue_proc: VenueProcess) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    assert cli_json(venue_proc, "orders", "list") == []
+    client.order("R1", "TEST", "1", 25, "99.50")
+    ack = await client.next_app()
+    assert ack[150] == "0"
+    rows = cli_json(venue_proc, "orders", "list")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["cl_ord_id"] == "R1" and row["symbol"] == "TEST" and row["side"] == "buy"
+    assert row["price"] == "99.50" and row["qty"] == 25 and row["leaves_qty"] == 25
+    assert row["session"].endswith("CLIA")
+    assert str(row["order_id"]) == ack[37]
+    assert cli_json(venue_proc, "orders", "list", "--session", "CLIA") == rows
+    assert cli_json(venue_proc, "orders", "list", "--symbol", "OTHER") == []
+    out = cli(venue_proc, "orders", "cancel", str(row["order_id"])).stdout
+    assert f"order {row['order_id']} cancelled" in out
+    cancel = await client.next_app()
+    assert (cancel[35], cancel[150], cancel[39]) == ("8", "4", "4")
+    assert cancel[37] == ack[37]
+    assert cli_json(venue_proc, "orders", "list") == []
+    result = cli(venue_proc, "orders", "cancel", str(row["order_id"]), code=1)
+    assert f"no live order {row['order_id']}" in stderr_of(result)
+
+
+# -- no venue / broken startup ----------------------------------------------------------------
+
+
+def test_no_running_venue(tmp_path: Path) -> None:
+    for args in (["sessions", "list"], ["instruments", "list"], ["orders", "cancel", "1"]):
+        result = cli(tmp_path / "missing.sock", *args, code=1)
+        err = stderr_of(result)
+        assert "no venue is running" in err and "venue run" in err
+        assert len(err.strip().splitlines()) == 1, err
+
+
+def _run_venue(root: Path, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        venue_cmd("run", "--config", str(root / "sessions.cfg"),
+                  "--db", f"sqlite+aiosqlite:///{root / 'v.db'}", "--mqtt", "none",
+                  "--admin-socket", str(root / "v.sock")),
+        check=False, capture_output=True, text=True, timeout=timeout, cwd=root,
+    )
+
+
+def test_run_with_broken_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
+    cfg.write_text(sessions_cfg(free_port()) + "HeartBtInt=abc\n")
+    result = _run_venue(tmp_path)
+    assert result.returncode == 1, result
+    line = cfg.read_text().splitlines().index("HeartBtInt=abc") + 1
+    assert f"sessions.cfg:{line}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_port_in_use(tmp_path: Path) -> None:
+    (tmp_path / "instruments.csv").write_text(
+        "symbol,tick_size,lot_size,min_qty,max_qty,price_band_pct,reference_price,status,"
+        "description\nTEST,0.01,1,1,100000,,,open,test\n"
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        (tmp_path / "sessions.cfg").write_text(sessions_cfg(port))
+        result = _run_venue(tmp_path)
+    assert result.returncode == 1, result
+    assert "cannot listen for FIX connections" in result.stderr, result.stderr
+    assert "in use" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.quickfix
+async def test_sigterm_logs_out_and_exits_zero(venue_proc: VenueProcess) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    client.application.logged_out.clear()
+    assert venue_proc.proc is not None
+    venue_proc.proc.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(venue_proc.proc.wait, 5)
+    assert code == 0, venue_proc.output()
+    await client.wait_logout()
+    logout = await client.next_admin("5")
+    assert logout[35] == "5"
+    assert not venue_proc.sock.exists()
