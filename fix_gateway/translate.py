@@ -185,6 +185,10 @@ def new_order(
 
     if isinstance(qty_or, Refusal):
         return base, qty_or
+    if msg.get(54) not in _SIDES:
+        return refuse(RejectReason.INVALID_ORDER, f"Side(54) {msg.get(54)} is not supported")
+    if msg.get(40) not in _ORD_TYPES:
+        return refuse(RejectReason.INVALID_ORDER, f"OrdType(40) {msg.get(40)} is not supported")
     if tif is None:
         return refuse(RejectReason.INVALID_ORDER, f"TimeInForce(59) {msg.get(59)} is not supported")
     unsupported = [flag for flag in exec_inst.split() if flag != "6"]
