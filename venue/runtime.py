@@ -472,7 +472,10 @@ class Venue:
         if not isinstance(order_id, int):
             raise AdminError("order id must be an integer")
         view = self.engine.order(OrderId(order_id))
-        if view is None:
+        live = view is not None and any(  # engine.order() also answers finished orders
+            v.spec.order_id == order_id for v in self.engine.live_orders(symbol=view.spec.symbol)
+        )
+        if view is None or not live:
             raise AdminError(f"no live order {order_id}")
         events = self.submit(
             CancelOrder(
