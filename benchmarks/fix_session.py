@@ -4,8 +4,8 @@ Feeds N pre-encoded NewOrderSingle messages, in 4 KiB chunks as a socket would d
 through Framer + Session (checksum verify, parse, sequence check, SendingTime check, dictionary
 validation, Deliver) with a MemoryStore and NullLog, and prints messages per second.
 
-    /tmp/venv/bin/python benchmarks/fix_session.py            # N=200000
-    /tmp/venv/bin/python benchmarks/fix_session.py --profile  # cProfile top functions
+    python benchmarks/fix_session.py            # N=200000
+    python benchmarks/fix_session.py --profile  # cProfile top functions
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
+from fix_gateway.fix44_tags import GROUP_TAGS
+
 SOH: Final = "\x01"
 SOH_B: Final = b"\x01"
 
@@ -157,7 +159,7 @@ def _parse_slow(parts: list[str], raw: bytes) -> Message:
         if error is None:
             if not sep or v == "":
                 error = (4, tag, "Tag specified without a value")
-            elif tag in index:
+            elif tag in index and tag not in GROUP_TAGS:
                 error = (13, tag, "Tag appears more than once")
         fields.append((tag, v))
         index.setdefault(tag, v)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from fix_gateway.codec import HEADER_TAGS, TRAILER_TAGS, Message, parse_utc_timestamp
+from fix_gateway.fix44_tags import MESSAGE_TAGS
 
 # SessionRejectReason(373) values used by the venue.
 INVALID_TAG_NUMBER: Final = 0
@@ -263,7 +264,11 @@ class _Spec:
         self.checked = frozenset(self.checks)
 
 
-_SPECS: Final = {mt: _Spec(req, opt) for mt, (req, opt) in MESSAGES.items()}
+# Application messages also allow every other field FIX 4.4 defines for them (accepted, unused).
+_SPECS: Final = {
+    mt: _Spec(req, opt + tuple(sorted(MESSAGE_TAGS.get(mt, frozenset()) - set(req) - set(opt))))
+    for mt, (req, opt) in MESSAGES.items()
+}
 
 
 SUPPORTED_MSG_TYPES: Final = frozenset(_SPECS)

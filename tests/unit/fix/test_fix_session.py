@@ -645,3 +645,21 @@ def test_send_returns_raw_that_parses() -> None:
     s = p.session.send_app("8", [(37, "O1")], p.now)
     assert isinstance(s, Send)
     assert parse(s.raw).get(34) == str(s.seq) == "2"
+
+
+def test_standard_fields_the_venue_does_not_use_are_accepted() -> None:
+    # Parties (453) is a FIX 4.4 repeating group of NewOrderSingle; SecurityExchange (207) and
+    # HandlInst (21) are standard fields the venue ignores. None of them is a protocol error.
+    p = logged_on()
+    parties = [(453, 2), (448, "TRADER1"), (447, "D"), (452, 11),
+               (448, "DESK9"), (447, "D"), (452, 3)]
+    acts = p.send("D", [*NOS_FIELDS, (21, "1"), (207, "XNAS"), *parties])
+    assert sent(acts) == []
+    [msg] = delivered(acts)
+    assert msg.get(11) == dict(NOS_FIELDS)[11]
+
+
+def test_field_of_another_message_type_is_still_rejected() -> None:
+    p = logged_on()
+    [rej] = sent(p.send("D", [*NOS_FIELDS, (112, "TR1")]))  # TestReqID is not a D field
+    assert tags(rej, 371, 373) == {371: "112", 373: "2"}
