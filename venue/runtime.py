@@ -45,6 +45,7 @@ log = logging.getLogger("venue")
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/venue.db"
 DEFAULT_ADMIN_SOCKET = Path("var/venue.sock")
+DUPLICATE_WINDOW_NS = 24 * 3600 * 1_000_000_000
 
 
 class StartupError(Exception):
@@ -269,9 +270,15 @@ class Venue:
             current = engine.instrument(instrument.symbol)
             if current is None or current.with_status(instrument.status) != instrument:
                 self.submit(AddInstrument(now, instrument))
-        for view in engine.live_orders():
+        live = engine.live_orders()
+        for view in live:
             if view.spec.expire_ns is not None:
                 heapq.heappush(self._gtd, view.spec.expire_ns)
+        # FIX duplicate detection (PossResend) remembers the ClOrdIDs of the last day and of
+        # every live order across a restart.
+        recent = await store.cl_ord_ids_since(now - DUPLICATE_WINDOW_NS)
+        self.order_entry.remember_cl_ord_ids(recent)
+        self.order_entry.remember_cl_ord_ids((v.spec.owner, v.spec.cl_ord_id) for v in live)
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
             if record is None:

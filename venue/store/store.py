@@ -681,6 +681,24 @@ class Store:
 
         return await self._read("orders", read)
 
+    async def cl_ord_ids_since(self, since_ns: int) -> list[tuple[str, str]]:
+        """(owner, ClOrdID) of every order and rejected order entered since ``since_ns``:
+        what FIX duplicate detection (PossResend) must remember across a restart."""
+
+        async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
+            o, e = _orders.c, models.events.c
+            seen = await conn.execute(
+                select(o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns)
+            )
+            rejected = await conn.execute(
+                select(e.owner, e.cl_ord_id).where(
+                    e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
+                )
+            )
+            return [(r[0], r[1]) for r in seen] + [(r[0], r[1]) for r in rejected]
+
+        return await self._read("cl_ord_ids", read)
+
     async def trades(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Trade rows (as dicts) by trade id, optionally for one symbol."""
 

@@ -145,6 +145,7 @@ class Client:
 [DEFAULT]
 ConnectionType=initiator
 ReconnectInterval=1
+LogonTimeout=2
 FileStorePath={root / "qf-store"}
 FileLogPath={root / "qf-log"}
 StartTime=00:00:00
