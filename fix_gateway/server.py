@@ -292,12 +292,8 @@ class FixAcceptor:
             self._bound[session.session_id] = conn
         for action in actions:
             if isinstance(action, Send):
-                if self._barrier is None and not self._outbox:
-                    if not conn.closing:
-                        conn.writer.write(action.raw)
-                else:
-                    self._outbox.setdefault(conn, []).append(action.raw)
-                    self._schedule_flush()
+                self._outbox.setdefault(conn, []).append(action.raw)
+                self._schedule_flush()
             elif isinstance(action, Deliver):
                 if session is not None:
                     try:
@@ -336,6 +332,9 @@ class FixAcceptor:
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
+            if self._barrier is None:  # nothing to await: one write per connection per turn
+                asyncio.get_running_loop().call_soon(self._write_outbox)
+                return
             task = asyncio.get_running_loop().create_task(self._flush_now())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -349,6 +348,17 @@ class FixAcceptor:
         closing, self._closing_after_flush = self._closing_after_flush, []
         if self._barrier is not None:
             await self._barrier()
+        self._write(outbox, closing)
+
+    def _write_outbox(self) -> None:
+        """Without a commit barrier: write what this loop turn produced, one write per
+        connection (not one per message)."""
+        self._flush_scheduled = False
+        outbox, self._outbox = self._outbox, {}
+        closing, self._closing_after_flush = self._closing_after_flush, []
+        self._write(outbox, closing)
+
+    def _write(self, outbox: dict[_Conn, list[bytes]], closing: list[_Conn]) -> None:
         for conn, chunks in outbox.items():
             if conn.closing or conn.writer.is_closing():
                 continue

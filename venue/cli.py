@@ -178,6 +178,115 @@ def run(
         uv_run(main())
 
 
+# -- simulate ---------------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    config: ConfigOpt = Path("sessions.cfg"),
+    sessions: Annotated[
+        str | None,
+        typer.Option(help="Client sessions, e.g. CLIENT1,CLIENT2 (default: every trading "
+                     "session that needs no password)."),
+    ] = None,
+    symbols: Annotated[str, typer.Option(help="Symbols to trade, e.g. TEST,AAPL.")] = "TEST",
+    host: Annotated[str | None, typer.Option(help="Venue host (default: from the cfg).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Venue FIX port (default: from the cfg).")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=1, help="Open loop: order messages per second in total."),
+    ] = None,
+    in_flight: Annotated[
+        int, typer.Option(min=1, help="Closed loop (no --rate): order messages awaiting an "
+                          "answer, per session.")
+    ] = 50,
+    duration: Annotated[
+        float, typer.Option(min=0.1, max=86_400, help="Seconds of sending.")
+    ] = 10.0,
+    orders: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many order messages.")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password(554) for sessions with a Username.",
+                                 envvar="VENUE_SIM_PASSWORD")
+    ] = None,
+    flow: Annotated[
+        str, typer.Option(help="'mixed' (rest, cross, cancel, replace) or 'resting' "
+                          "(non-crossing new orders only).")
+    ] = "mixed",
+    heartbeat: Annotated[int, typer.Option(min=1, help="HeartBtInt(108) of the Logons.")] = 30,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trade against a running venue with simulated FIX clients, then print a summary.
+
+    Stops by itself after --duration seconds (or --orders order messages), logs out and
+    prints orders sent, ExecutionReports by ExecType, trades, rejects, the achieved rate and
+    the round-trip latency of NewOrderSingles.
+    """
+    from venue.simulate import SimulationError, config_from_sessions, run_simulation
+
+    if flow not in ("mixed", "resting"):
+        raise fail(f"unknown flow {flow!r}: use 'mixed' or 'resting'")
+    cfg = _load_config(config)
+    try:
+        sim_config = config_from_sessions(
+            cfg,
+            sessions=[s.strip() for s in sessions.split(",") if s.strip()] if sessions else None,
+            symbols=[s.strip() for s in symbols.split(",") if s.strip()],
+            host=host,
+            port=port,
+            password=password,
+            rate=rate,
+            in_flight=in_flight,
+            duration=duration,
+            orders=orders,
+            flow=flow,
+            heart_bt_int=heartbeat,
+            seed=seed,
+        )
+        summary = run_simulation(
+            sim_config, log=None if as_json else lambda text: err.print(text, highlight=False)
+        )
+    except SimulationError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(summary))
+        return
+    _print_simulation(summary)
+
+
+def _print_simulation(s: dict[str, Any]) -> None:
+    lat = s["latency_ms"]["new_order"]
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f} ms"
+
+    mode = (f"open loop, {s['rate_target']:,.0f} orders/s" if s["mode"] == "open"
+            else f"closed loop, {s['in_flight']} in flight per session")
+    console.print(f"{', '.join(s['sessions'])} on {', '.join(s['symbols'])}: {mode}, "
+                  f"{s['seconds']:.1f} s", highlight=False)
+    sent = s["sent"]
+    console.print(f"orders sent      {s['orders_sent']:,} (new {sent['D']:,}, cancel "
+                  f"{sent['F']:,}, replace {sent['G']:,})", highlight=False)
+    console.print(f"achieved rate    {s['orders_per_s']:,.0f} orders/s "
+                  f"({s['new_orders_per_s']:,.0f} NewOrderSingle/s)", highlight=False)
+    names = {"0": "new", "4": "cancelled", "5": "replaced", "8": "rejected", "F": "fill",
+             "C": "expired", "D": "restated", "I": "status"}
+    reports = ", ".join(f"{names.get(k, k)} {v:,}" for k, v in s["exec_reports"].items())
+    console.print(f"exec reports     {reports or 'none'}", highlight=False)
+    console.print(f"trades           {s['trades']:,}", highlight=False)
+    console.print(f"rejects          order {s['order_rejects']:,}, cancel/replace "
+                  f"{s['cancel_rejects']:,}, session {s['session_rejects']:,}, business "
+                  f"{s['business_rejects']:,}; unanswered {s['unanswered']:,}", highlight=False)
+    console.print(f"NOS round trip   p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
+                  f"p99.9 {ms(lat['p999'])}, max {ms(lat['max'])}", highlight=False)
+    console.print(f"generator CPU    {s['generator_cpu_pct']:.0f}% of one core while sending",
+                  highlight=False)
+
+
 # -- sessions ---------------------------------------------------------------------------------
 
 

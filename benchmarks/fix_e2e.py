@@ -1,0 +1,308 @@
+"""End-to-end FIX order entry throughput and latency (not a test).
+
+Starts `venue run` as a separate process on a temporary copy of the repo's sessions.cfg (free
+port, HeartBtInt 30, files in a temp dir), waits for its admin socket, then drives it from this
+process with the simulator's FIX clients (`venue.simulate`, CLIENT1 and CLIENT2) and prints
+sustained orders/s and NewOrderSingle round-trip latency, for each combination of
+
+* load: closed loop (W order messages in flight per session) and open loop (fixed rate);
+* store: SQLite file, a fresh PostgreSQL database (created and dropped), none;
+* market data: MQTT publishing on (mqtt://127.0.0.1:1883) and off;
+
+with the venue process's CPU% (utime+stime from /proc/<pid>/stat over the sending window) and
+the generator's. A fresh venue is started for every run. Optionally, the time to restart a
+venue holding N resting orders after SIGKILL, back to trading.
+
+    python benchmarks/fix_e2e.py                                  # everything, 10 s per run
+    python benchmarks/fix_e2e.py --loads closed --stores sqlite --mqtt on --duration 5
+    python benchmarks/fix_e2e.py --restart 100000 --loads none
+    python benchmarks/fix_e2e.py --hold   # print the venue pid before each run (py-spy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fix_gateway.config import load_config
+from venue.admin import AdminError, call
+from venue.simulate import SimConfig, Simulation, config_from_sessions
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("VENUE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MQTT_URL = os.environ.get("VENUE_BENCH_MQTT", "mqtt://127.0.0.1:1883")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def create_pg_database() -> str:
+    import asyncpg
+
+    name = f"bench_{secrets.token_hex(5)}"
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class VenueProcess:
+    """`venue run` in a subprocess, with its files in ``root``."""
+
+    def __init__(self, root: Path, db_url: str, mqtt: str) -> None:
+        self.root = root
+        self.port = free_port()
+        self.config = root / "sessions.cfg"
+        self.sock = root / "venue.sock"
+        self.db_url = db_url
+        self.mqtt = mqtt
+        text = (REPO / "sessions.cfg").read_text()
+        text = re.sub(r"(?m)^SocketAcceptPort=.*$", f"SocketAcceptPort={self.port}", text)
+        text = re.sub(r"(?m)^HeartBtInt=.*$", "HeartBtInt=30", text)
+        text = re.sub(r"(?m)^InstrumentsFile=.*$", f"InstrumentsFile={REPO / 'instruments.csv'}",
+                      text)
+        self.config.write_text(text)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait for the admin socket; returns the seconds it took."""
+        t0 = time.perf_counter()
+        with (self.root / "venue.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "venue.cli", "run", "--config", str(self.config),
+                 "--db", self.db_url, "--mqtt", self.mqtt, "--admin-socket", str(self.sock),
+                 "--log-level", "WARNING"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"venue exited {self.proc.returncode}: {self.log_tail()}")
+            with contextlib.suppress(AdminError, OSError):
+                call(self.sock, "status", timeout=1.0)
+                return time.perf_counter() - t0
+            time.sleep(0.02)
+        raise RuntimeError(f"venue admin socket did not answer: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return (self.root / "venue.log").read_text(errors="replace")[-2000:]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def sim_config(vp: VenueProcess, **options: Any) -> SimConfig:
+    cfg = load_config(vp.config)
+    return config_from_sessions(
+        cfg, sessions=options.pop("sessions", None), symbols=["TEST"], host="127.0.0.1",
+        port=vp.port, password=None, **options,
+    )
+
+
+async def measure(vp: VenueProcess, config: SimConfig) -> dict[str, Any]:
+    marks: dict[str, tuple[float, float]] = {}
+
+    def on_window(what: str) -> None:
+        marks[what] = (time.perf_counter(), cpu_seconds(vp.pid))
+
+    summary = await Simulation(config, on_window=on_window).run()
+    (t0, c0), (t1, c1) = marks["start"], marks["stop"]
+    summary["venue_cpu_pct"] = round(100.0 * (c1 - c0) / (t1 - t0), 1)
+    return summary
+
+
+def run_loop(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def one_run(
+    root: Path, store: str, mqtt: bool, load: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    pg_name = None
+    if store == "sqlite":
+        db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
+    elif store == "postgres":
+        pg_name = run_loop(create_pg_database())
+        db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
+    else:
+        db_url = "none"
+    vp = VenueProcess(root, db_url, MQTT_URL if mqtt else "none")
+    try:
+        vp.start()
+        if args.hold:
+            print(f"venue pid {vp.pid}; starting in {args.hold} s", file=sys.stderr, flush=True)
+            time.sleep(args.hold)
+        if load == "closed":
+            config = sim_config(vp, in_flight=args.in_flight, duration=args.duration)
+        else:
+            config = sim_config(vp, rate=args.rate, duration=args.duration)
+        summary: dict[str, Any] = run_loop(measure(vp, replace(config, seed=1)))
+    finally:
+        vp.stop()
+        if pg_name is not None:
+            run_loop(drop_pg_database(pg_name))
+    summary.update(store=store, mqtt=mqtt, load=load)
+    return summary
+
+
+def restart_run(root: Path, store: str, n: int) -> dict[str, Any]:
+    """Seed ``n`` resting orders, SIGKILL the venue, time the restart back to trading."""
+    pg_name = None
+    if store == "postgres":
+        pg_name = run_loop(create_pg_database())
+        db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
+    else:
+        db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
+    vp = VenueProcess(root, db_url, "none")
+    try:
+        vp.start()
+        # CLIENT2: no CancelOnDisconnect, so its orders stay after the logout.
+        seed = sim_config(vp, sessions=["CLIENT2"], flow="resting", in_flight=200,
+                          duration=600.0, orders=n)
+        seeded = run_loop(Simulation(seed).run())
+        status = call(vp.sock, "status", timeout=10.0)
+        vp.kill()
+        t0 = time.perf_counter()
+        vp.start(timeout=600.0)
+        admin_s = time.perf_counter() - t0
+        probe = sim_config(vp, sessions=["CLIENT1"], flow="resting", in_flight=1, duration=30.0,
+                           orders=1, grace=30.0)
+        first = run_loop(Simulation(probe).run())
+        total_s = time.perf_counter() - t0
+        after = call(vp.sock, "status", timeout=10.0)
+    finally:
+        vp.stop()
+        if pg_name is not None:
+            run_loop(drop_pg_database(pg_name))
+    return {
+        "store": store, "seeded": seeded["sent"]["D"], "live_before": status["live_orders"],
+        "live_after": after["live_orders"], "admin_s": round(admin_s, 2),
+        "first_ack_s": round(total_s, 2),
+        "first_ack_ok": first["new_orders_answered"] == 1,
+    }
+
+
+def fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loads", default="closed,open", help="closed,open or none")
+    ap.add_argument("--stores", default="sqlite,postgres,none")
+    ap.add_argument("--mqtt", default="on,off")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--in-flight", type=int, default=50, help="per session (closed loop)")
+    ap.add_argument("--rate", type=float, default=5000.0, help="orders/s in total (open loop)")
+    ap.add_argument("--restart", type=int, default=0, help="N resting orders for the restart")
+    ap.add_argument("--restart-stores", default="sqlite")
+    ap.add_argument("--hold", type=float, default=0.0, help="pause before each run (profiling)")
+    ap.add_argument("--json", action="store_true", help="print every summary as JSON too")
+    args = ap.parse_args()
+    loads = [x for x in args.loads.split(",") if x in ("closed", "open")]
+    rows = []
+    for load in loads:
+        for store in args.stores.split(","):
+            for mqtt in [m == "on" for m in args.mqtt.split(",")]:
+                root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
+                try:
+                    s = one_run(root, store, mqtt, load, args)
+                except Exception as exc:  # one failed configuration must not stop the rest
+                    print(f"{load} {store} mqtt={mqtt}: FAILED: {exc}", file=sys.stderr)
+                    continue
+                finally:
+                    shutil.rmtree(root, ignore_errors=True)
+                rows.append(s)
+                lat = s["latency_ms"]["new_order"]
+                print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
+                      f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
+                      f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
+                      f"venue {s['venue_cpu_pct']:.0f}% gen {s['generator_cpu_pct']:.0f}% "
+                      f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
+                if args.json:
+                    print(json.dumps(s), flush=True)
+    if rows:
+        print()
+        print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
+              "| venue CPU | generator CPU |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for s in rows:
+            lat = s["latency_ms"]["new_order"]
+            load = (f"closed W={s['in_flight']}x{len(s['sessions'])}" if s["load"] == "closed"
+                    else f"open {s['rate_target']:,.0f}/s")
+            print(f"| {load} | {s['store']} | {'on' if s['mqtt'] else 'off'} "
+                  f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
+                  f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
+                  f"| {s['generator_cpu_pct']:.0f}% |")
+    if args.restart:
+        for store in args.restart_stores.split(","):
+            root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
+            try:
+                r = restart_run(root, store, args.restart)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            print(f"restart {store}: {r['live_before']:,} resting orders; admin status after "
+                  f"{r['admin_s']} s, first order acknowledged after {r['first_ack_s']} s "
+                  f"(live after restart {r['live_after']:,}, ack ok {r['first_ack_ok']})")
+
+
+if __name__ == "__main__":
+    main()
