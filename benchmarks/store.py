@@ -7,7 +7,13 @@ does once per loop turn.
 
     python benchmarks/store.py                      # SQLite (FULL and NORMAL) + PostgreSQL
     python benchmarks/store.py --backends sqlite-full --batches 1 100
-    python benchmarks/store.py --fix                # also one outbound FIX message per event
+    python benchmarks/store.py --no-fix             # journal only (no FIX session writes)
+    python benchmarks/store.py --profile /tmp/store.prof --backends sqlite-full --batches 50
+
+By default every batch also carries what the FIX acceptor adds in the venue (the realistic
+batch of ``Venue.commit``): one ~250-byte outbound ExecutionReport per order event plus one
+more per trade (the passive side's), ~1.6 per command, spread over two sessions, and the
+sequence numbers of both sessions (``fix_state``).
 
 PostgreSQL: a temporary database is created on VENUE_BENCH_PG_URL (default
 postgresql+asyncpg://postgres@127.0.0.1:5432/test) and dropped afterwards.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import random
 import secrets
@@ -38,6 +45,7 @@ from venue.types import OrdType, Price, Qty, Side
 T0 = 1_700_000_000_000_000_000
 PG_URL = os.environ.get("VENUE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 ER = b"8=FIX.4.4\x019=250\x0135=8\x0134=%d\x0149=VENUE\x0156=CLIENT1\x01" + b"x" * 200
+SESSIONS = ("FIX.4.4:VENUE->CLIENT1", "FIX.4.4:VENUE->CLIENT2")
 
 
 def workload(n: int, seed: int = 1) -> list[tuple[Command, list[Event]]]:
@@ -66,23 +74,39 @@ def workload(n: int, seed: int = 1) -> list[tuple[Command, list[Event]]]:
 
 
 async def measure(
-    url: str, batch: int, work: list[tuple[Command, list[Event]]], sync: str, fix: bool
+    url: str,
+    batch: int,
+    work: list[tuple[Command, list[Event]]],
+    sync: str,
+    fix: bool,
+    profiler: cProfile.Profile | None = None,
 ) -> float:
     store = await Store.open(url, sqlite_synchronous=sync)  # type: ignore[arg-type]
     try:
+        if profiler is not None:
+            profiler.enable()
         started = time.perf_counter()
         cmd_no = 0
         seq = 0
+        seqs = [1, 1]
         for start in range(0, len(work), batch):
             for cmd, events in work[start : start + batch]:
                 cmd_no += 1
                 store.journal(cmd_no, cmd, events)
                 if fix:
-                    for _ in events:
-                        seq += 1
-                        store.fix_message("FIX.4.4:VENUE->CLIENT1", seq, ER % seq)
+                    for e in events:
+                        for _ in range(2 if type(e).__name__ == "Trade" else 1):
+                            seq += 1
+                            s = seq & 1
+                            store.fix_message(SESSIONS[s], seqs[s], ER % seqs[s])
+                            seqs[s] += 1
+            if fix:
+                for s, sid in enumerate(SESSIONS):
+                    store.fix_state(sid, seqs[s], seqs[s], T0)
             await store.commit()
         elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
     finally:
         await store.close()
     return len(work) / elapsed
@@ -111,10 +135,13 @@ async def main() -> None:
     parser.add_argument(
         "--backends", nargs="+", default=["sqlite-full", "sqlite-normal", "postgres"]
     )
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 10, 100, 1000])
-    parser.add_argument("--fix", action="store_true", help="also store a FIX message per event")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 10, 50, 100, 1000])
+    parser.add_argument(
+        "--no-fix", dest="fix", action="store_false", help="journal only, no FIX messages/state"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the timed part into FILE")
     args = parser.parse_args()
-    sizes = {1: 1_000, 10: 5_000, 100: 20_000, 1000: 50_000}
+    sizes = {1: 1_000, 10: 5_000, 50: 20_000, 100: 20_000, 1000: 50_000}
     work_all = workload(max(sizes.get(b, 20 * b) for b in args.batches))
     n_events = sum(len(e) for _, e in work_all)
     n_trades = sum(1 for _, evs in work_all for e in evs if type(e).__name__ == "Trade")
@@ -122,6 +149,7 @@ async def main() -> None:
         f"workload: {len(work_all)} commands, {n_events / len(work_all):.2f} events/command, "
         f"{n_trades / len(work_all):.2f} trades/command; fix messages: {args.fix}"
     )
+    profiler = cProfile.Profile() if args.profile else None
     print(f"{'backend':<14}{'batch':>7}{'commands':>10}{'commands/s':>13}")
     for backend in args.backends:
         for batch in args.batches:
@@ -130,14 +158,17 @@ async def main() -> None:
                 sync = backend.split("-")[1].upper()
                 with tempfile.TemporaryDirectory() as tmp:
                     url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-                    rate = await measure(url, batch, work, sync, args.fix)
+                    rate = await measure(url, batch, work, sync, args.fix, profiler)
             else:
                 name, url = await pg_database()
                 try:
-                    rate = await measure(url, batch, work, "FULL", args.fix)
+                    rate = await measure(url, batch, work, "FULL", args.fix, profiler)
                 finally:
                     await drop_pg(name)
             print(f"{backend:<14}{batch:>7}{len(work):>10}{rate:>13,.0f}")
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+        print(f"profile written to {args.profile}")
 
 
 if __name__ == "__main__":

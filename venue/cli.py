@@ -37,7 +37,7 @@ app.add_typer(instruments_app, name="instruments")
 app.add_typer(orders_app, name="orders")
 app.add_typer(db_app, name="db")
 
-console = Console()
+console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # errors stay one line whatever the width
 
 ConfigOpt = Annotated[
@@ -366,9 +366,94 @@ def _session_action(action: str, doc: str) -> None:
 
 _session_action("logout", "Send a Logout to a logged-on session.")
 _session_action("disconnect", "Drop a session's connection without a Logout.")
-_session_action("reset", "Reset both sequence numbers of a session to 1.")
 _session_action("enable", "Allow a session to log on again.")
 _session_action("disable", "Refuse new logons of a session (a live one stays until logout).")
+
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store to change when no venue is running (default: StoreURL of sessions.cfg).",
+        envvar="VENUE_DB",
+    ),
+]
+
+
+def _offline_session_change(
+    config: Path, db: str | None, session: str, sender: int | None, target: int | None
+) -> str:
+    """Change a session's sequence numbers in the store of a stopped venue.
+
+    ``sender``/``target`` None with both None means a reset (both to 1, messages deleted).
+    """
+    import time
+
+    from venue.runtime import DEFAULT_STORE_URL, resolve_sqlite_url
+    from venue.store import Store, StoreError
+
+    cfg = _load_config(config)
+    matches = [
+        sc.session_id for sc in cfg.sessions if session in (str(sc.session_id), sc.target_comp_id)
+    ]
+    if not matches:
+        raise fail(f"unknown session {session!r} in {config}")
+    sid = str(matches[0])
+    url = db or resolve_sqlite_url(
+        cfg.default.store_url or DEFAULT_STORE_URL, config.resolve().parent
+    )
+
+    async def change() -> str:
+        store = await Store.open(url, create=False)
+        try:
+            record = await store.load_fix_session(sid)
+            now = time.time_ns()
+            if sender is None and target is None:
+                store.fix_reset(sid, now)
+                await store.commit()
+                return f"{sid}: sequence numbers reset to 1 (in the store; the venue is stopped)"
+            current_sender = record.next_sender_seq if record else 1
+            current_target = record.next_target_seq if record else 1
+            created = record.creation_time_ns if record else now
+            store.fix_state(sid, sender or current_sender, target or current_target, created)
+            await store.commit()
+            return (
+                f"{sid}: next sender {sender or current_sender}, next target "
+                f"{target or current_target} (in the store; the venue is stopped)"
+            )
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(change())
+    except StoreError as exc:
+        raise fail(f"{url}: {exc}") from None
+
+
+def _running(config: Path, admin_socket: Path | None) -> bool:
+    from venue.admin import VenueNotRunningError
+
+    try:
+        call(_admin_path(config, admin_socket), "status", timeout=2.0)
+    except VenueNotRunningError:
+        return False
+    except AdminError:
+        return True
+    return True
+
+
+@sessions_app.command("reset")
+def sessions_reset(
+    session: Annotated[str, typer.Argument(help="Session id or the client's CompID.")],
+    config: ConfigOpt = Path("sessions.cfg"),
+    admin_socket: AdminOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Reset both sequence numbers of a session to 1 (on the store when the venue is stopped)."""
+    if _running(config, admin_socket):
+        console.print(_admin(config, admin_socket, "sessions.reset", session=session))
+    else:
+        console.print(_offline_session_change(config, db, session, None, None))
 
 
 @sessions_app.command("set-seq")
@@ -382,10 +467,15 @@ def sessions_set_seq(
     ] = None,
     config: ConfigOpt = Path("sessions.cfg"),
     admin_socket: AdminOpt = None,
+    db: DbOpt = None,
 ) -> None:
-    """Set the next sender and/or target sequence numbers of a session."""
+    """Set the next sender and/or target sequence numbers of a session (on the store when the
+    venue is stopped)."""
     if sender is None and target is None:
         raise fail("give --sender and/or --target")
+    if not _running(config, admin_socket):
+        console.print(_offline_session_change(config, db, session, sender, target))
+        return
     console.print(
         _admin(
             config, admin_socket, "sessions.set-seq", session=session, sender=sender, target=target

@@ -247,7 +247,36 @@ class _Shape:
             raise CodecError(f"{self.cls.__name__}: {exc}") from exc
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+def _make_dumps() -> Callable[[Any], str]:
+    """A compact ``json.dumps`` (``separators=(",", ":")``, ``ensure_ascii=False``).
+
+    ``JSONEncoder.encode`` builds a new C encoder object on every call; on the commit path
+    (one call per command and per event) that is most of its cost. The C encoder is built
+    once here instead (no circular check: payloads are trees of fresh dicts). Falls back to
+    the plain encoder where the C accelerator is missing or differs.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    plain: Callable[[Any], str] = encoder.encode
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:
+        return plain
+    try:
+        iterencode = make(None, encoder.default, basestring, None, ":", ",", False, False, True)
+        probe = {"a": [1, None, True, 'é\n"x'], "b": {"c": -2}}
+        if "".join(iterencode(probe, 0)) != plain(probe):
+            return plain
+    except Exception:  # a different C signature: keep the documented API
+        return plain
+    join = "".join
+
+    def dumps(obj: Any) -> str:
+        return join(iterencode(obj, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 
 
 def command_kind(cmd: Command) -> str:

@@ -35,9 +35,16 @@ from venue.types import OrdStatus
 Row = dict[str, Any]
 
 __all__ = [
+    "COMMAND_COLUMNS",
+    "EVENT_COLUMNS",
+    "INSTRUMENT_COLUMNS",
+    "ORDER_COLUMNS",
+    "TRADE_COLUMNS",
     "Row",
     "Rows",
+    "TupleRows",
     "build_rows",
+    "build_tuples",
     "event_keys",
     "instrument_row",
     "order_row",
@@ -279,3 +286,203 @@ def _apply(rows: Rows, e: Event) -> None:
                 rows.instrument_status[symbol] = status.value
         case _:
             pass  # rejections, cancel rejects, status reports, mass cancel summaries
+
+
+# --- tuple rows, for the store's prepared executemany -----------------------------------
+
+COMMAND_COLUMNS = ("cmd_no", "ts_ns", "kind", "payload")
+EVENT_COLUMNS = ("seq", "ts_ns", "kind", "order_id", "owner", "cl_ord_id", "symbol", "payload")
+TRADE_COLUMNS = (
+    "trade_id",
+    "seq",
+    "ts_ns",
+    "symbol",
+    "price",
+    "qty",
+    "aggressor",
+    "buy_order_id",
+    "buy_owner",
+    "buy_account",
+    "buy_cl_ord_id",
+    "sell_order_id",
+    "sell_owner",
+    "sell_account",
+    "sell_cl_ord_id",
+)
+ORDER_COLUMNS = (
+    "order_id",
+    "owner",
+    "cl_ord_id",
+    "account",
+    "symbol",
+    "side",
+    "ord_type",
+    "tif",
+    "qty",
+    "price",
+    "stop_price",
+    "expire_ns",
+    "status",
+    "cum_qty",
+    "leaves_qty",
+    "cum_notional",
+    "entered_ns",
+    "updated_ns",
+    "last_seq",
+)
+INSTRUMENT_COLUMNS = (
+    "symbol",
+    "tick_size",
+    "lot_size",
+    "min_qty",
+    "max_qty",
+    "price_band_pct",
+    "reference_price",
+    "status",
+    "description",
+)
+
+_S_NEW = OrdStatus.NEW.value
+_S_PARTIAL = OrdStatus.PARTIALLY_FILLED.value
+_S_FILLED = OrdStatus.FILLED.value
+_S_CANCELED = OrdStatus.CANCELED.value
+_S_EXPIRED = OrdStatus.EXPIRED.value
+
+
+@dataclass(slots=True)
+class TupleRows:
+    """The rows of one batch as tuples in the ``*_COLUMNS`` order (what the store writes).
+
+    Same content as :class:`Rows`; instruments stay dicts (rare).
+    """
+
+    commands: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    trades: list[tuple[Any, ...]] = field(default_factory=list)
+    orders: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # last state per order
+    instruments: dict[str, Row] = field(default_factory=dict)
+    instrument_status: dict[str, str] = field(default_factory=dict)
+
+
+def _order_tuple(
+    spec: OrderSpec,
+    status: str,
+    cum_qty: int,
+    leaves_qty: int,
+    cum_notional: int,
+    updated_ns: int,
+    seq: int,
+) -> tuple[Any, ...]:
+    return (
+        spec.order_id,
+        spec.owner,
+        spec.cl_ord_id,
+        spec.account,
+        spec.symbol,
+        spec.side._value_,
+        spec.ord_type._value_,
+        spec.tif._value_,
+        spec.qty,
+        spec.price,
+        spec.stop_price,
+        spec.expire_ns,
+        status,
+        cum_qty,
+        leaves_qty,
+        cum_notional,
+        spec.entered_ns,
+        updated_ns,
+        seq,
+    )
+
+
+def build_tuples(journal: Iterable[tuple[int, Command, list[Event]]]) -> TupleRows:
+    """Like :func:`build_rows`, with tuple rows (no per-row dicts, no enum descriptors)."""
+    rows = TupleRows()
+    commands, events_rows, trades, orders = rows.commands, rows.events, rows.trades, rows.orders
+    command_kinds, event_kinds, keys = COMMAND_KINDS, EVENT_KINDS, _KEYS
+    enc_cmd, enc_event = encode_command, encode_event
+    order_tuple = _order_tuple
+    for cmd_no, cmd, events in journal:
+        commands.append((cmd_no, cmd.ts_ns, command_kinds[type(cmd)], enc_cmd(cmd)))
+        ev: Any
+        for ev in events:
+            e = ev
+            cls = type(e)
+            order_id, owner, cl_ord_id, symbol = keys[cls](e)
+            seq = e.seq
+            ts_ns = e.ts_ns
+            events_rows.append(
+                (seq, ts_ns, event_kinds[cls], order_id, owner, cl_ord_id, symbol, enc_event(e))
+            )
+            if cls is OrderAccepted or cls is OrderTriggered:
+                spec = e.spec
+                orders[spec.order_id] = order_tuple(spec, _S_NEW, 0, spec.qty, 0, ts_ns, seq)
+            elif cls is Trade:
+                buy, sell = e.buy, e.sell
+                for fill in (buy, sell):
+                    leaves = fill.leaves_qty
+                    orders[fill.spec.order_id] = order_tuple(
+                        fill.spec,
+                        _S_FILLED if leaves == 0 else _S_PARTIAL,
+                        fill.cum_qty,
+                        leaves,
+                        fill.cum_notional,
+                        ts_ns,
+                        seq,
+                    )
+                b, s = buy.spec, sell.spec
+                trades.append(
+                    (
+                        e.trade_id,
+                        seq,
+                        ts_ns,
+                        symbol,
+                        e.price,
+                        e.qty,
+                        e.aggressor._value_,
+                        b.order_id,
+                        b.owner,
+                        b.account,
+                        b.cl_ord_id,
+                        s.order_id,
+                        s.owner,
+                        s.account,
+                        s.cl_ord_id,
+                    )
+                )
+            elif cls is OrderCancelled or cls is OrderExpired:
+                spec = e.spec
+                orders[spec.order_id] = order_tuple(
+                    spec,
+                    _S_CANCELED if cls is OrderCancelled else _S_EXPIRED,
+                    e.cum_qty,
+                    0,
+                    e.cum_notional,
+                    ts_ns,
+                    seq,
+                )
+            elif cls is OrderReplaced or cls is OrderRestated:
+                spec = e.spec
+                cum, leaves = e.cum_qty, e.leaves_qty
+                orders[spec.order_id] = order_tuple(
+                    spec,
+                    _working_status(cum, leaves).value,
+                    cum,
+                    leaves,
+                    e.cum_notional,
+                    ts_ns,
+                    seq,
+                )
+            elif cls is InstrumentAdded:
+                inst = e.instrument
+                rows.instruments[inst.symbol] = instrument_row(inst)
+                rows.instrument_status.pop(inst.symbol, None)
+            elif cls is TradingStatusChanged:
+                status = e.status.value
+                pending = rows.instruments.get(e.symbol)
+                if pending is not None:
+                    pending["status"] = status
+                else:
+                    rows.instrument_status[e.symbol] = status
+    return rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +26,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
+from asyncpg import IntegrityConstraintViolationError as _PgIntegrityError
+from asyncpg import InterfaceError as _PgInterfaceError
+from asyncpg import InternalClientError as _PgClientError
+from asyncpg import PostgresError as _PgError
+from sqlalchemy import BigInteger, Integer, LargeBinary, Table, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from venue.commands import Command
@@ -38,7 +43,17 @@ from venue.store import models
 from venue.store.codec import CodecError, decode_command
 from venue.store.errors import RecoveryError, SchemaError, StoreError, StoreUnavailable
 from venue.store.migrate import SchemaState, inspect_schema, upgrade
-from venue.store.rows import Rows, build_rows, event_keys, instrument_row
+from venue.store.rows import (
+    COMMAND_COLUMNS,
+    EVENT_COLUMNS,
+    INSTRUMENT_COLUMNS,
+    ORDER_COLUMNS,
+    TRADE_COLUMNS,
+    TupleRows,
+    build_tuples,
+    event_keys,
+    instrument_row,
+)
 from venue.types import OrdStatus, Price, TradingStatus
 
 if TYPE_CHECKING:
@@ -84,13 +99,124 @@ _fix_messages = _table(models.FixMessageRow)
 _fix_session_events = _table(models.FixSessionEventRow)
 
 
+# --- the batch write's SQL (fixed text, tuple parameters) ----------------------------------
+
+_WRITES: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...] | None, tuple[str, ...]]] = {
+    # name: (table, columns, conflict keys for an upsert or None, columns kept on conflict)
+    "commands": (_commands, COMMAND_COLUMNS, None, ()),
+    "events": (_events, EVENT_COLUMNS, None, ()),
+    "trades": (_trades, TRADE_COLUMNS, None, ()),
+    "orders": (_orders, ORDER_COLUMNS, ("order_id",), ("entered_ns",)),
+    "instruments": (_instruments, INSTRUMENT_COLUMNS, ("symbol",), ()),
+    "fix_messages": (_fix_messages, ("session_id", "seq", "raw"), ("session_id", "seq"), ()),
+    "fix_sessions": (
+        _fix_sessions,
+        ("session_id", "next_sender_seq", "next_target_seq", "creation_time_ns"),
+        ("session_id",),
+        (),
+    ),
+    "fix_session_events": (
+        _fix_session_events,
+        ("session_id", "ts_ns", "kind", "detail"),
+        None,
+        (),
+    ),
+}
+
+
+def _check_columns() -> None:
+    """The fixed column lists must name real columns (and every column but ``id``)."""
+    for name, (table, cols, _keys, _keep) in _WRITES.items():
+        have = [c.name for c in table.columns if not (c.name == "id" and c.autoincrement)]
+        if sorted(have) != sorted(cols):
+            raise SchemaError(f"store: column list of {name} does not match the model")
+
+
+_check_columns()
+
+
+def _on_conflict(cols: Sequence[str], keys: Sequence[str] | None, keep: Sequence[str]) -> str:
+    if keys is None:
+        return ""
+    skip = set(keys) | set(keep)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in skip)
+    return f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+
+
+def _sqlite_sql() -> dict[str, str]:
+    out = {}
+    for name, (table, cols, keys, keep) in _WRITES.items():
+        marks = ", ".join("?" * len(cols))
+        out[name] = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})" + _on_conflict(
+            cols, keys, keep
+        )
+    out["instrument_status"] = f"UPDATE {_instruments.name} SET status = ? WHERE symbol = ?"
+    out["fix_resets"] = f"DELETE FROM {_fix_messages.name} WHERE session_id = ?"
+    return out
+
+
+_SQLITE = _sqlite_sql()
+
+
+def _sqlite_run(db: sqlite3.Connection, plan: list[tuple[str, list[Any]]]) -> None:
+    """In the aiosqlite worker thread: every statement of a batch, in one transaction
+    (committed afterwards by the caller, on the same connection)."""
+    if not db.in_transaction:
+        db.execute("BEGIN")
+    for sql, params in plan:
+        db.executemany(sql, params)
+
+
+def _pg_type(table: Table, column: str) -> str:
+    kind = table.c[column].type
+    if isinstance(kind, BigInteger):
+        return "bigint"
+    if isinstance(kind, Integer):
+        return "integer"
+    if isinstance(kind, LargeBinary):
+        return "bytea"
+    return "text"
+
+
+def _pg_with(parts: Sequence[str]) -> str:
+    """One statement writing every part: ``WITH w0 AS (INSERT ... SELECT * FROM
+    unnest($1::bigint[], ...)), w1 AS (...) SELECT 1``; one array parameter per column."""
+    n = 0
+    ctes: list[str] = []
+    for name in parts:
+        if name == "instrument_status":
+            sql = (
+                f"UPDATE {_instruments.name} AS i SET status = u.status "
+                f"FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS u(symbol, status) "
+                "WHERE i.symbol = u.symbol"
+            )
+            n += 2
+        else:
+            table, cols, keys, keep = _WRITES[name]
+            arrays = ", ".join(f"${n + 1 + i}::{_pg_type(table, c)}[]" for i, c in enumerate(cols))
+            n += len(cols)
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
+                + _on_conflict(cols, keys, keep)
+            )
+        ctes.append(f"w{len(ctes)} AS ({sql})")
+    return "WITH " + ", ".join(ctes) + " SELECT 1"
+
+
+def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to one list per column (the unnest() arrays)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(col) for col in zip(*rows, strict=True)]
+
+
 def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> AsyncEngine:
     """An AsyncEngine for a storage URL, with the venue's connection settings.
 
     SQLite: the parent directory is created; every connection gets
     ``journal_mode=WAL``, ``synchronous=<sqlite_synchronous>`` and a 10 s busy timeout.
-    PostgreSQL: connections are pinged before use (a restarted server is survived) and
-    connecting times out after 10 s.
+    PostgreSQL: a pooled connection the server has closed is replaced at checkout (a
+    restarted server is survived) and connecting times out after 10 s.
     """
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
@@ -114,11 +240,19 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> AsyncEn
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     if backend == "postgresql":
-        return create_async_engine(
-            sa_url,
-            pool_pre_ping=True,
-            connect_args={"timeout": 10, "command_timeout": 60},
-        )
+        engine = create_async_engine(sa_url, connect_args={"timeout": 10, "command_timeout": 60})
+
+        def closed_check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            # Instead of pool_pre_ping (three round trips per checkout with asyncpg: BEGIN,
+            # ping, ROLLBACK; once per group commit): a connection the server has closed
+            # (restart, terminate) is seen as closed by asyncpg and replaced here.
+            driver = getattr(dbapi_connection, "driver_connection", None)
+            is_closed = getattr(driver, "is_closed", None)
+            if is_closed is not None and is_closed():
+                raise DisconnectionError("connection closed by the server")
+
+        event.listen(engine.sync_engine, "checkout", closed_check)
+        return engine
     raise StoreError(f"unsupported storage URL {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
 
 
@@ -218,12 +352,23 @@ class _Batch:
         self.session_events[:0] = older.session_events
 
 
+_DB_ERRORS = (
+    SQLAlchemyError,
+    sqlite3.Error,
+    _PgError,
+    _PgInterfaceError,
+    _PgClientError,  # e.g. a connection the server terminated under an operation
+    OSError,
+    TimeoutError,
+)
+"""Exceptions of a write: SQLAlchemy's, and the drivers' own on the direct write path."""
+
+
 def _classify(exc: BaseException, what: str, where: str) -> StoreError:
     """Map a driver exception to StoreUnavailable (retryable) or StoreError."""
-    if isinstance(exc, IntegrityError):
-        return StoreError(
-            f"{where}: {what}: integrity violation (duplicate cmd_no/seq?): {exc.orig}"
-        )
+    if isinstance(exc, IntegrityError | sqlite3.IntegrityError | _PgIntegrityError):
+        orig = getattr(exc, "orig", None) or exc
+        return StoreError(f"{where}: {what}: integrity violation (duplicate cmd_no/seq?): {orig}")
     detail = getattr(exc, "orig", None) or exc
     return StoreUnavailable(f"{where}: {what}: database unavailable: {detail}")
 
@@ -245,6 +390,8 @@ class Store:
         self._closed = False
         self.stats = StoreStats()
         self._upserts = self._build_upserts()
+        self._pg = dialect == "postgresql"
+        self._pg_sql: dict[tuple[str, ...], str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -377,12 +524,17 @@ class Store:
         self._inflight_batch = batch
         try:
             try:
-                rows = build_rows(batch.journal)
+                rows = build_tuples(batch.journal)
                 started = time.perf_counter()
+                # a transaction of SQLAlchemy's (its commit event, pool reset), but the
+                # driver connection is used directly, see _write_sqlite and _write_pg
                 async with self._engine.begin() as conn:
-                    await self._write(conn, batch, rows)
+                    if self._pg:
+                        await self._write_pg(conn, batch, rows)
+                    else:
+                        await self._write_sqlite(conn, batch, rows)
                 self.stats.commit_seconds += time.perf_counter() - started
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            except _DB_ERRORS as exc:
                 error = _classify(exc, "commit", self._where)
                 error.__cause__ = exc
                 self._fail(gen, batch, error)
@@ -426,55 +578,128 @@ class Store:
             "fix_messages": upsert(_fix_messages, ["session_id", "seq"]),
         }
 
-    async def _write(self, conn: AsyncConnection, batch: _Batch, rows: Rows) -> None:
-        up = self._upserts
+    # --- the write of one batch ------------------------------------------------------------
+    #
+    # The hot path bypasses SQLAlchemy statement compilation and per-row parameter
+    # processing: rows are tuples (rows.build_tuples) bound to fixed SQL.
+    # SQLite: the whole batch is ONE call into the aiosqlite worker thread (BEGIN and every
+    # executemany there; the COMMIT is SQLAlchemy's, on the same connection).
+    # PostgreSQL: the whole batch is ONE statement (data-modifying CTEs over unnest()ed
+    # arrays), i.e. one round trip, atomic on its own (SQLAlchemy's transaction sends no
+    # BEGIN/COMMIT when the driver connection is used directly); a session reset adds a
+    # DELETE before it in an explicit transaction. A connection that fails is invalidated.
+
+    def _sqlite_plan(self, batch: _Batch, rows: TupleRows) -> list[tuple[str, list[Any]]]:
+        q = _SQLITE
+        plan: list[tuple[str, list[Any]]] = []
         if rows.commands:
-            await conn.execute(insert(_commands), rows.commands)
+            plan.append((q["commands"], rows.commands))
         if rows.events:
-            await conn.execute(insert(_events), rows.events)
+            plan.append((q["events"], rows.events))
         if rows.trades:
-            await conn.execute(insert(_trades), rows.trades)
+            plan.append((q["trades"], rows.trades))
         if rows.orders:
-            await conn.execute(up["orders"], list(rows.orders.values()))
+            plan.append((q["orders"], list(rows.orders.values())))
         if rows.instruments:
-            await conn.execute(up["instruments"], list(rows.instruments.values()))
+            plan.append(
+                (
+                    q["instruments"],
+                    [tuple(r[c] for c in INSTRUMENT_COLUMNS) for r in rows.instruments.values()],
+                )
+            )
         if rows.instrument_status:
-            await conn.execute(
-                update(_instruments)
-                .where(_instruments.c.symbol == bindparam("b_symbol"))
-                .values(status=bindparam("b_status")),
-                [{"b_symbol": s, "b_status": v} for s, v in rows.instrument_status.items()],
+            plan.append(
+                (q["instrument_status"], [(v, s) for s, v in rows.instrument_status.items()])
             )
         if batch.fix_resets:
-            await conn.execute(
-                delete(_fix_messages).where(_fix_messages.c.session_id.in_(batch.fix_resets))
-            )
+            plan.append((q["fix_resets"], [(s,) for s in batch.fix_resets]))
         if batch.fix_messages:
-            await conn.execute(
-                up["fix_messages"],
-                [{"session_id": s, "seq": q, "raw": r} for (s, q), r in batch.fix_messages.items()],
+            plan.append(
+                (q["fix_messages"], [(s, n, r) for (s, n), r in batch.fix_messages.items()])
             )
         if batch.fix_states:
-            await conn.execute(
-                up["fix_sessions"],
-                [
-                    {
-                        "session_id": s,
-                        "next_sender_seq": snd,
-                        "next_target_seq": tgt,
-                        "creation_time_ns": ct,
-                    }
-                    for s, (snd, tgt, ct) in batch.fix_states.items()
-                ],
-            )
+            plan.append((q["fix_sessions"], [(s, *v) for s, v in batch.fix_states.items()]))
         if batch.session_events:
-            await conn.execute(
-                insert(_fix_session_events),
-                [
-                    {"session_id": s, "ts_ns": ts, "kind": k, "detail": d}
-                    for s, ts, k, d in batch.session_events
-                ],
+            plan.append((q["fix_session_events"], batch.session_events))
+        return plan
+
+    async def _write_sqlite(self, conn: AsyncConnection, batch: _Batch, rows: TupleRows) -> None:
+        plan = self._sqlite_plan(batch, rows)
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        run = getattr(driver, "_execute", None)  # aiosqlite: call fn in its worker thread
+        db = getattr(driver, "_conn", None)
+        if run is None or not isinstance(db, sqlite3.Connection):
+            for sql, params in plan:  # another driver: one executemany per statement
+                await conn.exec_driver_sql(sql, params)
+            return
+        await run(_sqlite_run, db, plan)
+
+    def _pg_statement(self, batch: _Batch, rows: TupleRows) -> tuple[str | None, list[Any]]:
+        parts: list[str] = []
+        columns: list[Any] = []
+        if rows.commands:
+            parts.append("commands")
+            columns.extend(_transpose(rows.commands, len(COMMAND_COLUMNS)))
+        if rows.events:
+            parts.append("events")
+            columns.extend(_transpose(rows.events, len(EVENT_COLUMNS)))
+        if rows.trades:
+            parts.append("trades")
+            columns.extend(_transpose(rows.trades, len(TRADE_COLUMNS)))
+        if rows.orders:
+            parts.append("orders")
+            columns.extend(_transpose(list(rows.orders.values()), len(ORDER_COLUMNS)))
+        if rows.instruments:
+            parts.append("instruments")
+            columns.extend(
+                _transpose(
+                    [tuple(r[c] for c in INSTRUMENT_COLUMNS) for r in rows.instruments.values()],
+                    len(INSTRUMENT_COLUMNS),
+                )
             )
+        if rows.instrument_status:
+            parts.append("instrument_status")
+            columns.append(list(rows.instrument_status))
+            columns.append(list(rows.instrument_status.values()))
+        if batch.fix_messages:
+            parts.append("fix_messages")
+            columns.append([s for s, _ in batch.fix_messages])
+            columns.append([n for _, n in batch.fix_messages])
+            columns.append(list(batch.fix_messages.values()))
+        if batch.fix_states:
+            parts.append("fix_sessions")
+            columns.extend(_transpose([(s, *v) for s, v in batch.fix_states.items()], 4))
+        if batch.session_events:
+            parts.append("fix_session_events")
+            columns.extend(_transpose(batch.session_events, 4))
+        if not parts:
+            return None, []
+        key = tuple(parts)
+        sql = self._pg_sql.get(key)
+        if sql is None:
+            sql = self._pg_sql[key] = _pg_with(parts)
+        return sql, columns
+
+    async def _write_pg(self, conn: AsyncConnection, batch: _Batch, rows: TupleRows) -> None:
+        sql, args = self._pg_statement(batch, rows)
+        raw = await conn.get_raw_connection()
+        apg: Any = raw.driver_connection
+        try:
+            if batch.fix_resets:
+                async with apg.transaction():
+                    await apg.execute(
+                        "DELETE FROM fix_messages WHERE session_id = any($1::text[])",
+                        list(batch.fix_resets),
+                    )
+                    if sql is not None:
+                        await apg.execute(sql, *args)
+            elif sql is not None:
+                await apg.execute(sql, *args)  # one statement: its own transaction
+        except BaseException as exc:
+            if not isinstance(exc, _PgIntegrityError):
+                await conn.invalidate()  # SQLAlchemy did not see the error: drop it here
+            raise
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -687,9 +912,7 @@ class Store:
 
         async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
             o, e = _orders.c, models.events.c
-            seen = await conn.execute(
-                select(o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns)
-            )
+            seen = await conn.execute(select(o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns))
             rejected = await conn.execute(
                 select(e.owner, e.cl_ord_id).where(
                     e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
