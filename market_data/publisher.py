@@ -41,6 +41,7 @@ from market_data.payloads import (
     LevelTuple,
     PriceFormatter,
     SymbolFeed,
+    TradeStats,
     book_delta,
     encode_bbo,
     encode_book,
@@ -382,6 +383,23 @@ class MarketDataPublisher:
             out.append(Outgoing(self.topics.stats(symbol), feed.last_stats, SNAPSHOT_QOS, True))
 
     # ------------------------------------------------------------------ connection
+
+    def seed_stats(self, trades: Iterable[tuple[str, int, int]]) -> None:
+        """Count trades of the current trading day made before this publisher started
+        (``(symbol, price ticks, qty)`` in trade order), so statistics survive a restart."""
+        for symbol, price, qty in trades:
+            feed = self._feeds.get(symbol)
+            if feed is not None:
+                feed.stats.add(price, qty, feed.trade_seq)
+                self._dirty.add(symbol)
+
+    def reset_stats(self) -> None:
+        """Start the statistics of a new trading day (open, high, low ... from scratch)."""
+        for symbol, feed in self._feeds.items():
+            feed.stats = TradeStats()
+            feed.stats_published = -1  # publish the empty statistics once
+            self._dirty.add(symbol)
+        self._wake.set()
 
     def stop(self) -> None:
         """Ask :meth:`run` to flush, publish offline and disconnect cleanly."""

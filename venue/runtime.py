@@ -93,6 +93,7 @@ class Venue:
         self._gtd: list[int] = []  # expiry times of GTD orders (lazy: may hold stale ones)
         self._period_start: int | None = None
         self._store_down = False
+        self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
         self.started_ns = 0
 
     # -- the sequencer --------------------------------------------------------------------------
@@ -279,6 +280,13 @@ class Venue:
         recent = await store.cl_ord_ids_since(now - DUPLICATE_WINDOW_NS)
         self.order_entry.remember_cl_ord_ids(recent)
         self.order_entry.remember_cl_ord_ids((v.spec.owner, v.spec.cl_ord_id) for v in live)
+        schedule = self.config.sessions[0].schedule if self.config.sessions else None
+        day_start = schedule.period_start(now) if schedule is not None else None
+        if day_start is not None:
+            self._todays_trades = [
+                (t["symbol"], t["price"], t["qty"])
+                for t in await store.trades(since_ns=day_start)
+            ]
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
             if record is None:
@@ -315,6 +323,7 @@ class Venue:
         except ValueError as exc:
             raise StartupError(f"market data: {exc}") from exc
         self.publisher = MarketDataPublisher(self.engine, config)
+        self.publisher.seed_stats(self._todays_trades)
         self._publisher_task = asyncio.get_running_loop().create_task(self.publisher.run())
 
     # -- timers ---------------------------------------------------------------------------------
@@ -337,6 +346,8 @@ class Venue:
                         if self._period_start is not None:
                             log.info("trading day ended: expiring Day orders")
                             self.submit(EndOfDay(now))
+                            if self.publisher is not None:
+                                self.publisher.reset_stats()
                         self._period_start = period
             except Exception:
                 log.exception("venue timer failed")

@@ -922,13 +922,17 @@ class Store:
 
         return await self._read("cl_ord_ids", read)
 
-    async def trades(self, symbol: str | None = None) -> list[dict[str, Any]]:
-        """Trade rows (as dicts) by trade id, optionally for one symbol."""
+    async def trades(
+        self, symbol: str | None = None, since_ns: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Trade rows (as dicts) by trade id, optionally for one symbol or since a time."""
 
         async def read(conn: AsyncConnection) -> list[dict[str, Any]]:
             query = select(_trades)
             if symbol is not None:
                 query = query.where(_trades.c.symbol == symbol)
+            if since_ns is not None:
+                query = query.where(_trades.c.ts_ns >= since_ns)
             result = await conn.execute(query.order_by(_trades.c.trade_id))
             return [dict(row._mapping) for row in result]
 

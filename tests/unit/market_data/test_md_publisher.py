@@ -219,3 +219,20 @@ def test_unknown_symbol_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
     pub.on_events([ev.trade("NOPE", 1, 1)])
     assert "unknown symbol" in caplog.text
     assert pub.counters.trades_in == 0
+
+
+def test_stats_seeded_after_a_restart_and_reset_for_a_new_day() -> None:
+    pub, _, ev = make()
+    pub.seed_stats([("AAPL", 19000, 100), ("AAPL", 18000, 50), ("NOPE", 1, 1)])
+    [stats] = by_topic(cycle(pub, full=True))[T.stats("AAPL")]
+    assert (stats["open"], stats["low"], stats["last"], stats["volume"]) == (
+        "190.00", "180.00", "180.00", 150
+    )
+    pub.on_events([ev.trade("AAPL", 20000, 10)])
+    [stats] = by_topic(cycle(pub))[T.stats("AAPL")]
+    assert (stats["open"], stats["high"], stats["volume"], stats["trade_seq"]) == (
+        "190.00", "200.00", 160, 1
+    )
+    pub.reset_stats()
+    [stats] = by_topic(cycle(pub))[T.stats("AAPL")]
+    assert stats["volume"] == 0 and stats["open"] is None
