@@ -8,6 +8,7 @@ does once per loop turn.
     python benchmarks/store.py                      # SQLite (FULL and NORMAL) + PostgreSQL
     python benchmarks/store.py --backends sqlite-full --batches 1 100
     python benchmarks/store.py --no-fix             # journal only (no FIX session writes)
+    python benchmarks/store.py --backends sqlite-full --batches 50 --checkpoint auto background --repeat 3
     python benchmarks/store.py --profile /tmp/store.prof --backends sqlite-full --batches 50
 
 By default every batch also carries what the FIX acceptor adds in the venue (the realistic
@@ -80,8 +81,12 @@ async def measure(
     sync: str,
     fix: bool,
     profiler: cProfile.Profile | None = None,
-) -> float:
-    store = await Store.open(url, sqlite_synchronous=sync)  # type: ignore[arg-type]
+    checkpoint: str = "background",
+) -> tuple[float, list[float]]:
+    store = await Store.open(
+        url, sqlite_synchronous=sync, sqlite_checkpoint=checkpoint  # type: ignore[arg-type]
+    )
+    lat: list[float] = []
     try:
         if profiler is not None:
             profiler.enable()
@@ -103,13 +108,15 @@ async def measure(
             if fix:
                 for s, sid in enumerate(SESSIONS):
                     store.fix_state(sid, seqs[s], seqs[s], T0)
+            t0 = time.perf_counter()
             await store.commit()
+            lat.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
     finally:
         await store.close()
-    return len(work) / elapsed
+    return len(work) / elapsed, sorted(lat)
 
 
 async def pg_database() -> tuple[str, str]:
@@ -139,6 +146,15 @@ async def main() -> None:
     parser.add_argument(
         "--no-fix", dest="fix", action="store_false", help="journal only, no FIX messages/state"
     )
+    parser.add_argument(
+        "--checkpoint",
+        nargs="+",
+        default=["background"],
+        choices=["background", "auto"],
+        help="SQLite WAL checkpoints: background thread (default) or SQLite's automatic "
+        "one inside a commit; several values are run interleaved",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the timed part into FILE")
     args = parser.parse_args()
     sizes = {1: 1_000, 10: 5_000, 50: 20_000, 100: 20_000, 1000: 50_000}
@@ -150,22 +166,34 @@ async def main() -> None:
         f"{n_trades / len(work_all):.2f} trades/command; fix messages: {args.fix}"
     )
     profiler = cProfile.Profile() if args.profile else None
-    print(f"{'backend':<14}{'batch':>7}{'commands':>10}{'commands/s':>13}")
+    print(
+        f"{'backend':<14}{'checkpoint':>11}{'batch':>7}{'commands':>10}{'commands/s':>13}"
+        f"{'commit p50':>12}{'p99':>8}{'max ms':>8}"
+    )
     for backend in args.backends:
         for batch in args.batches:
             work = work_all[: sizes.get(batch, 20 * batch)]
-            if backend.startswith("sqlite"):
-                sync = backend.split("-")[1].upper()
-                with tempfile.TemporaryDirectory() as tmp:
-                    url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-                    rate = await measure(url, batch, work, sync, args.fix, profiler)
-            else:
-                name, url = await pg_database()
-                try:
-                    rate = await measure(url, batch, work, "FULL", args.fix, profiler)
-                finally:
-                    await drop_pg(name)
-            print(f"{backend:<14}{batch:>7}{len(work):>10}{rate:>13,.0f}")
+            for _ in range(args.repeat):
+                for ckpt in args.checkpoint if backend.startswith("sqlite") else ["-"]:
+                    if backend.startswith("sqlite"):
+                        sync = backend.split("-")[1].upper()
+                        with tempfile.TemporaryDirectory() as tmp:
+                            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+                            rate, lat = await measure(
+                                url, batch, work, sync, args.fix, profiler, ckpt
+                            )
+                    else:
+                        name, url = await pg_database()
+                        try:
+                            rate, lat = await measure(url, batch, work, "FULL", args.fix, profiler)
+                        finally:
+                            await drop_pg(name)
+                    p50 = lat[len(lat) // 2] * 1e3
+                    p99 = lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e3
+                    print(
+                        f"{backend:<14}{ckpt:>11}{batch:>7}{len(work):>10}{rate:>13,.0f}"
+                        f"{p50:>12.2f}{p99:>8.2f}{lat[-1] * 1e3:>8.2f}"
+                    )
     if profiler is not None:
         profiler.dump_stats(args.profile)
         print(f"profile written to {args.profile}")

@@ -225,6 +225,24 @@ class FixAcceptor:
         s = self._session(session_id)
         s.set_seq(sender, target, self._clock())
 
+    def drop_connections(self, reason: str) -> int:
+        """Close every connection at once, without a Logout; returns how many.
+
+        For when nothing may be sent: every message, a Logout included, uses a MsgSeqNum that
+        must be stored first, and the store is down. The sessions' state stays as it is; the
+        clients' engines reconnect and get what they missed by resend.
+        """
+        dropped = 0
+        for conn in list(self._conns):
+            if not conn.closing:
+                session = conn.core.session
+                if session is not None:
+                    session.log.on_event(f"Disconnecting: {reason}", self._clock())
+                logger.warning("dropping connection of %s: %s", session or "unknown", reason)
+                self._close(conn)
+                dropped += 1
+        return dropped
+
     def enable(self, session_id: SessionID | str) -> None:
         self._session(session_id).enabled = True
 

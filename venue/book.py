@@ -12,8 +12,15 @@ Layout, chosen for the hot path (see specs/matching-engine.md, "Implementation")
   ``key <= bound`` with ``bound = L`` for a buy aggressor and ``-L`` for a sell.
   Levels are few compared with orders, so ``bisect.insort``/``del`` on the list are
   cheap C memmoves.
-* A level is an insertion-ordered ``dict[order_id, LiveOrder]``: the first item has time
-  priority, appending is sending to the back of the queue, deleting is O(1).
+* A level is a ``deque`` of orders in time priority (the front trades first; appending is
+  sending to the back of the queue) plus ``count``, the number of its live entries. An
+  order that finishes while resting (cancel, expiry) is retired lazily: it gets
+  ``level = None`` and its entry stays as a stale one, skipped wherever the queue is read
+  and popped when it reaches the front; a level compacts its queue when stale entries
+  outnumber live ones by more than 32. An order taken off to be re-queued (a replace)
+  is removed at once (O(its place in the queue)), since it may come back to the same
+  level. A deque costs 8 bytes an order, against about 50 for a dict keyed by order id,
+  and its front is O(1).
 * Untriggered stops wait in two heaps per book with lazy deletion (an entry is stale when
   its order is done, triggered, or its stop price changed).
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
+from collections import deque
 from decimal import Decimal
 
 from venue.events import OrderSpec
@@ -79,15 +87,30 @@ class LiveOrder:
 
 
 class PriceLevel:
-    """All resting orders at one price, in time priority. ``qty`` is the displayed total."""
+    """All resting orders at one price, in time priority. ``qty`` is the displayed total.
 
-    __slots__ = ("key", "orders", "price", "qty")
+    ``orders`` may hold stale entries (orders whose ``level`` is no longer this level);
+    ``count`` is the number of live ones. Use :meth:`live` to read the queue.
+    """
+
+    __slots__ = ("count", "key", "orders", "price", "qty")
 
     def __init__(self, price: int, key: int) -> None:
         self.price = price
         self.key = key
-        self.orders: dict[int, LiveOrder] = {}
+        self.orders: deque[LiveOrder] = deque()
+        self.count = 0
         self.qty = 0
+
+    def live(self) -> list[LiveOrder]:
+        """The level's live orders, in time priority."""
+        return [order for order in self.orders if order.level is self]
+
+    def compact(self) -> None:
+        """Drop the stale entries (in place: the matcher may hold the queue)."""
+        live = self.live()
+        self.orders.clear()
+        self.orders.extend(live)
 
 
 class BookSide:
@@ -105,21 +128,39 @@ class BookSide:
         key = order.key
         level = self.levels.get(key)
         if level is None:
-            level = PriceLevel(-key if self.is_buy else key, key)
-            self.levels[key] = level
-            insort(self.keys, key)
-        level.orders[order.spec.order_id] = order
+            level = self.new_level(key)
+        level.orders.append(order)
+        level.count += 1
         level.qty += order.visible
         order.level = level
 
+    def new_level(self, key: int) -> PriceLevel:
+        """Create the empty level for ``key`` (which has none yet)."""
+        level = PriceLevel(-key if self.is_buy else key, key)
+        self.levels[key] = level
+        insort(self.keys, key)
+        return level
+
     def remove(self, order: LiveOrder) -> None:
-        """Take a resting ``order`` off the book."""
+        """Take a resting ``order`` off the book, to re-queue it (its entry goes at once)."""
         level = order.level
         assert level is not None
-        del level.orders[order.spec.order_id]
+        level.orders.remove(order)
+        self._detach(level, order)
+
+    def retire(self, order: LiveOrder) -> None:
+        """Take a resting ``order`` that is finishing off the book (its entry goes stale)."""
+        level = order.level
+        assert level is not None
+        self._detach(level, order)
+        if len(level.orders) > 2 * level.count + 32:
+            level.compact()
+
+    def _detach(self, level: PriceLevel, order: LiveOrder) -> None:
+        level.count -= 1
         level.qty -= order.visible
         order.level = None
-        if not level.orders:
+        if not level.count:
             self.drop_level(level.key)
 
     def drop_level(self, key: int) -> None:
@@ -131,7 +172,7 @@ class BookSide:
         return self.levels[self.keys[0]] if self.keys else None
 
     def orders_in_priority(self) -> list[LiveOrder]:
-        return [o for key in self.keys for o in self.levels[key].orders.values()]
+        return [o for key in self.keys for o in self.levels[key].live()]
 
 
 class OrderBook:
@@ -149,6 +190,7 @@ class OrderBook:
         "lot",
         "max_qty",
         "min_qty",
+        "qty_hi",
         "sell_stops",
         "symbol",
     )
@@ -170,6 +212,7 @@ class OrderBook:
         self.lot = instrument.lot_size
         self.min_qty = instrument.min_qty
         self.max_qty = instrument.max_qty
+        self.qty_hi = MAX_KEY if instrument.max_qty is None else instrument.max_qty  # bound
         pct: Decimal | None = instrument.price_band_pct
         if pct is None:
             self.band_num, self.band_den = 0, 0

@@ -10,6 +10,11 @@ chains (dispatch on ``type(cmd)`` through a dict), keeps mutable order state in 
 ``__slots__`` class (:class:`venue.book.LiveOrder`) and builds the frozen event
 dataclasses through :func:`_fast_constructor`, which is several times faster than a frozen
 dataclass ``__init__`` (that one pays an ``object.__setattr__`` call per field).
+The common shapes take fast paths that skip work the general path needs: a plain limit or
+market order skips :meth:`MatchingEngine._validate_new` (whose rules it is known to pass),
+a non-crossing limit order rests without :meth:`MatchingEngine._activate`, a cancel by
+order id of a live order skips the lookup rules, and resting orders leave their level's
+queue lazily (see :mod:`venue.book`).
 """
 
 from __future__ import annotations
@@ -100,6 +105,8 @@ _accepted = _fast_constructor(OrderAccepted)
 _fill = _fast_constructor(Fill)
 _trade = _fast_constructor(Trade)
 _cancelled = _fast_constructor(OrderCancelled)
+_rejected = _fast_constructor(OrderRejected)
+_cancel_rejected = _fast_constructor(CancelRejected)
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -117,6 +124,7 @@ _CANCELED = OrdStatus.CANCELED
 _EXPIRED = OrdStatus.EXPIRED
 _R_REQUESTED = CancelReason.REQUESTED
 _R_SELF_TRADE = CancelReason.SELF_TRADE
+_STATUS_WORD = {status: status.name.lower() for status in OrdStatus}
 
 
 class MatchingEngine:
@@ -173,7 +181,10 @@ class MatchingEngine:
         gtd = self._gtd
         if gtd and gtd[0][0] <= cmd.ts_ns:
             self._expire_gtd(cmd.ts_ns, out)
-        self._dispatch[type(cmd)](cmd, out)
+        if type(cmd) is NewOrder:
+            self._on_new_order(cmd, out)
+        else:
+            self._dispatch[type(cmd)](cmd, out)
         return out
 
     @property
@@ -292,7 +303,7 @@ class MatchingEngine:
     def _reject(self, cmd: NewOrder, reason: RejectReason, text: str, out: list[Event]) -> None:
         seq = self._seq
         self._seq = seq + 1
-        out.append(OrderRejected(seq, cmd.ts_ns, cmd, reason, text))
+        out.append(_rejected(seq, cmd.ts_ns, cmd, reason, text))
 
     def _on_reject_order(self, cmd: RejectOrder, out: list[Event]) -> None:
         self._reject(cmd.request, cmd.reason, cmd.text, out)
@@ -358,31 +369,58 @@ class MatchingEngine:
         return None
 
     def _on_new_order(self, cmd: NewOrder, out: list[Event]) -> None:
-        book = self._books.get(cmd.symbol)
+        symbol = cmd.symbol
+        book = self._books.get(symbol)
         if book is None:
-            self._reject(cmd, RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}", out)
+            self._reject(cmd, RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
             return
         if book.halted:
-            self._reject(cmd, RejectReason.HALTED, f"{cmd.symbol} is halted", out)
+            self._reject(cmd, RejectReason.HALTED, f"{symbol} is halted", out)
             return
-        problem = self._validate_new(cmd, book)
-        if problem is not None:
-            self._reject(cmd, problem[0], problem[1], out)
-            return
+        qty = cmd.qty
+        ord_type = cmd.ord_type
+        price = cmd.price
+        tif = cmd.tif
+        stop = cmd.stop_price
+        expire = cmd.expire_ns
+        display = cmd.display_qty
+        min_qty = cmd.min_qty
+        # Fast acceptance test for the common shapes (plain LIMIT or MARKET, no extras);
+        # anything else goes through the full rules, which also word the rejection.
+        if not (
+            stop is None
+            and expire is None
+            and display is None
+            and min_qty is None
+            and tif is not _GTD
+            and not cmd.post_only
+            and qty > 0
+            and book.min_qty <= qty <= book.qty_hi
+            and not qty % book.lot
+            and (
+                (ord_type is _LIMIT and price is not None and price > 0)
+                or (ord_type is _MARKET and price is None)
+            )
+        ):
+            problem = self._validate_new(cmd, book)
+            if problem is not None:
+                self._reject(cmd, problem[0], problem[1], out)
+                return
         owner = cmd.owner
+        cl_ord_id = cmd.cl_ord_id
         owned = self._by_clid.get(owner)
         if owned is None:
             owned = self._by_clid[owner] = {}
-        elif cmd.cl_ord_id in owned:
+        elif cl_ord_id in owned:
             self._reject(
                 cmd,
                 RejectReason.DUPLICATE_CL_ORD_ID,
-                f"ClOrdID {cmd.cl_ord_id!r} is already used by a live order",
+                f"ClOrdID {cl_ord_id!r} is already used by a live order",
                 out,
             )
             return
-        price = cmd.price
-        is_buy = cmd.side is _BUY
+        side = cmd.side
+        is_buy = side is _BUY
         if price is not None:
             if book.band_den:
                 ref = book.outside_band(price)
@@ -412,53 +450,60 @@ class MatchingEngine:
         spec = _new_spec(
             oid,
             owner,
-            cmd.cl_ord_id,
+            cl_ord_id,
             cmd.account,
-            cmd.symbol,
-            cmd.side,
-            cmd.ord_type,
-            cmd.tif,
-            cmd.qty,
+            symbol,
+            side,
+            ord_type,
+            tif,
+            qty,
             price,
-            cmd.stop_price,
-            cmd.expire_ns,
-            cmd.display_qty,
+            stop,
+            expire,
+            display,
             cmd.post_only,
-            cmd.min_qty,
+            min_qty,
             cmd.stp_group,
             cmd.stp_mode,
             ts,
         )
         order = LiveOrder(spec, book, is_buy)
         self._live[oid] = order
-        owned[cmd.cl_ord_id] = order
+        owned[cl_ord_id] = order
         seq = self._seq
         self._seq = seq + 1
         out.append(_accepted(seq, ts, spec))
-        if cmd.tif is _GTD:
-            assert cmd.expire_ns is not None
-            heapq.heappush(self._gtd, (cmd.expire_ns, oid, order))
-        ord_type = cmd.ord_type
-        if ord_type is _STOP or ord_type is _STOP_LIMIT:
-            book.push_stop(order)
-            self._run_stops(book, ts, out)
-            return
-        if ord_type is _LIMIT and cmd.min_qty is None:
-            tif = cmd.tif
-            if tif is not _IOC and tif is not _FOK:
+        if tif is _GTD:
+            assert expire is not None
+            heapq.heappush(self._gtd, (expire, oid, order))
+        if ord_type is _LIMIT:
+            if min_qty is None and tif is not _IOC and tif is not _FOK:
                 # Fast path: a plain limit order that does not cross rests at once.
                 assert price is not None
                 if is_buy:
-                    key, opp_keys = -price, book.asks.keys
+                    key = -price
+                    opp_keys = book.asks.keys
+                    own = book.bids
                 else:
-                    key, opp_keys = price, book.bids.keys
+                    key = price
+                    opp_keys = book.bids.keys
+                    own = book.asks
                 if not opp_keys or opp_keys[0] > -key:
-                    display = order.display
-                    qty = cmd.qty
-                    order.visible = display if display and display < qty else qty
+                    visible = display if display and display < qty else qty
+                    order.visible = visible
                     order.key = key
-                    (book.bids if is_buy else book.asks).add(order)
+                    level = own.levels.get(key)
+                    if level is None:
+                        level = own.new_level(key)
+                    level.orders.append(order)
+                    level.count += 1
+                    level.qty += visible
+                    order.level = level
                     return
+        elif ord_type is _STOP or ord_type is _STOP_LIMIT:
+            book.push_stop(order)
+            self._run_stops(book, ts, out)
+            return
         last = book.last_price
         self._activate(order, book, ts, out, True)
         if book.last_price != last and (book.buy_stops or book.sell_stops):
@@ -543,6 +588,9 @@ class MatchingEngine:
         symbol = spec.symbol
         group = spec.stp_group if spec.stp_mode is not _STP_NONE else ""
         live = self._live
+        by_clid = self._by_clid
+        done = self._done
+        done_by_clid = self._done_by_clid
         append = out.append
         seq = self._seq
         trade_id = self._next_trade
@@ -554,8 +602,11 @@ class MatchingEngine:
             level = levels[keys[0]]
             queue = level.orders
             price = level.price
-            while queue:
-                resting = next(iter(queue.values()))
+            while level.count:
+                resting = queue[0]
+                if resting.level is not level:  # stale: finished while resting
+                    queue.popleft()
+                    continue
                 if group and resting.spec.stp_group == group:
                     order.leaves, order.cum, order.notional = leaves, cum, notional
                     self._seq, self._next_trade = seq, trade_id
@@ -590,28 +641,33 @@ class MatchingEngine:
                 last = price
                 if not r_leaves:
                     oid = rspec.order_id
-                    del queue[oid]
+                    queue.popleft()
+                    level.count -= 1
                     resting.level = None
                     resting.done = True
                     resting.status = _FILLED
                     resting.visible = 0
                     del live[oid]
-                    del self._by_clid[rspec.owner][rspec.cl_ord_id]
-                    self._done[oid] = resting
-                    self._remember_done(resting)
+                    r_owner = rspec.owner
+                    del by_clid[r_owner][rspec.cl_ord_id]
+                    done[oid] = resting
+                    owned = done_by_clid.get(r_owner)
+                    if owned is None:
+                        done_by_clid[r_owner] = {rspec.cl_ord_id: resting}
+                    else:
+                        owned[rspec.cl_ord_id] = resting
                 elif visible == qty:
                     # Iceberg slice consumed: refill at the back of the queue.
-                    oid = rspec.order_id
                     refill = resting.display if resting.display < r_leaves else r_leaves
                     resting.visible = refill
                     level.qty += refill
-                    del queue[oid]
-                    queue[oid] = resting
+                    queue.popleft()
+                    queue.append(resting)
                 else:
                     resting.visible = visible - qty
                 if not leaves:
                     break
-            if not queue and level.key in levels:  # STP may have dropped it already
+            if not level.count and levels.get(level.key) is level:  # STP may have dropped it
                 opp.drop_level(level.key)
             if not leaves:
                 break
@@ -627,9 +683,14 @@ class MatchingEngine:
             order.done = True
             order.status = _FILLED
             del live[oid]
-            del self._by_clid[spec.owner][spec.cl_ord_id]
-            self._done[oid] = order
-            self._remember_done(order)
+            owner = spec.owner
+            del by_clid[owner][spec.cl_ord_id]
+            done[oid] = order
+            owned = done_by_clid.get(owner)
+            if owned is None:
+                done_by_clid[owner] = {spec.cl_ord_id: order}
+            else:
+                owned[spec.cl_ord_id] = order
 
     def _remember_done(self, order: LiveOrder) -> None:
         spec = order.spec
@@ -664,12 +725,10 @@ class MatchingEngine:
         spec = dc_replace(order.spec, qty=Qty(order.spec.qty - dec))
         order.spec = spec
         order.leaves -= dec
-        level = order.level
-        if level is not None:
-            level.orders[spec.order_id] = order  # same key: keeps its queue position
-            if order.visible > order.leaves:
-                level.qty -= order.visible - order.leaves
-                order.visible = order.leaves
+        level = order.level  # it keeps its queue position (the queue holds the order)
+        if level is not None and order.visible > order.leaves:
+            level.qty -= order.visible - order.leaves
+            order.visible = order.leaves
         self._by_clid[spec.owner][spec.cl_ord_id] = order
         seq = self._seq
         self._seq = seq + 1
@@ -695,18 +754,41 @@ class MatchingEngine:
         ts: int,
         out: list[Event],
     ) -> None:
-        """Finish a live order as cancelled (off the book or stop heap) and report it."""
-        self._finish(order, _CANCELED)
+        """Finish a live order as cancelled (off the book or stop heap) and report it.
+
+        :meth:`_finish` with ``_CANCELED``, inlined: cancels are a hot path."""
+        spec = order.spec
+        oid = spec.order_id
+        level = order.level
+        if level is not None:  # resting: retire it (see venue.book; BookSide.retire inlined)
+            count = level.count - 1
+            level.count = count
+            level.qty -= order.visible
+            order.level = None
+            if not count:
+                (order.book.bids if order.is_buy else order.book.asks).drop_level(level.key)
+            elif len(level.orders) > 2 * count + 32:
+                level.compact()
+        order.visible = 0
+        order.done = True
+        order.status = _CANCELED
+        del self._live[oid]
+        owner = spec.owner
+        del self._by_clid[owner][spec.cl_ord_id]
+        self._done[oid] = order
+        owned = self._done_by_clid.get(owner)
+        if owned is None:
+            self._done_by_clid[owner] = {spec.cl_ord_id: order}
+        else:
+            owned[spec.cl_ord_id] = order
         seq = self._seq
         self._seq = seq + 1
-        out.append(
-            _cancelled(seq, ts, order.spec, order.cum, order.notional, reason, cl_ord_id, text)
-        )
+        out.append(_cancelled(seq, ts, spec, order.cum, order.notional, reason, cl_ord_id, text))
 
     def _finish(self, order: LiveOrder, status: OrdStatus) -> None:
         spec = order.spec
         if order.level is not None:
-            (order.book.bids if order.is_buy else order.book.asks).remove(order)
+            (order.book.bids if order.is_buy else order.book.asks).retire(order)
         order.visible = 0
         order.done = True
         order.status = status
@@ -784,20 +866,23 @@ class MatchingEngine:
     ) -> None:
         seq = self._seq
         self._seq = seq + 1
-        is_replace = isinstance(cmd, ReplaceOrder)
+        if isinstance(cmd, ReplaceOrder):
+            response_to, request = CxlRejResponseTo.REPLACE, cmd
+        else:
+            response_to, request = CxlRejResponseTo.CANCEL, None
         out.append(
-            CancelRejected(
-                seq=seq,
-                ts_ns=cmd.ts_ns,
-                owner=cmd.owner,
-                cl_ord_id=cmd.cl_ord_id,
-                orig_cl_ord_id=cmd.orig_cl_ord_id,
-                response_to=CxlRejResponseTo.REPLACE if is_replace else CxlRejResponseTo.CANCEL,
-                reason=reason,
-                text=text,
-                spec=None if order is None else order.spec,
-                ord_status=None if order is None else order.live_status,
-                request=cmd if isinstance(cmd, ReplaceOrder) else None,
+            _cancel_rejected(
+                seq,
+                cmd.ts_ns,
+                cmd.owner,
+                cmd.cl_ord_id,
+                cmd.orig_cl_ord_id,
+                response_to,
+                reason,
+                text,
+                None if order is None else order.spec,
+                None if order is None else order.live_status,
+                request,
             )
         )
 
@@ -820,7 +905,7 @@ class MatchingEngine:
                 cmd,
                 order,
                 CxlRejReason.TOO_LATE,
-                f"order {order.spec.order_id} is already {order.status.name.lower()}",
+                f"order {order.spec.order_id} is already {_STATUS_WORD[order.status]}",
                 out,
             )
             return None
@@ -829,11 +914,19 @@ class MatchingEngine:
     # ------------------------------------------------------------------ cancel / replace
 
     def _on_cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
+        oid = cmd.order_id
+        if oid is not None and not cmd.symbol and cmd.side is None:
+            # Fast path: a live order named by id, with no symbol or side to check.
+            order = self._live.get(oid)
+            if order is not None and order.spec.owner == cmd.owner:
+                self._cancel_order(
+                    order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out
+                )
+                return
         order = self._lookup_for_change(cmd, out)
         if order is None:
             return
-        reason = cmd.reason
-        self._cancel_order(order, reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out)
+        self._cancel_order(order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out)
 
     def _on_replace(self, cmd: ReplaceOrder, out: list[Event]) -> None:
         order = self._lookup_for_change(cmd, out)
@@ -1130,7 +1223,10 @@ def _fillable(opp: BookSide, order: LiveOrder, bound: int, need: int) -> int:
             break
         shown = 0
         full = 0
-        for resting in opp.levels[key].orders.values():
+        level = opp.levels[key]
+        for resting in level.orders:
+            if resting.level is not level:
+                continue
             if group and resting.spec.stp_group == group:
                 if skip_self:
                     continue
@@ -1147,14 +1243,14 @@ def _level_view(side: BookSide) -> Level | None:
     if not side.keys:
         return None
     level = side.levels[side.keys[0]]
-    return Level(Price(level.price), Qty(level.qty), len(level.orders))
+    return Level(Price(level.price), Qty(level.qty), level.count)
 
 
 def _depth(side: BookSide, levels: int) -> list[Level]:
     result = []
     for key in side.keys[:levels]:
         level = side.levels[key]
-        result.append(Level(Price(level.price), Qty(level.qty), len(level.orders)))
+        result.append(Level(Price(level.price), Qty(level.qty), level.count))
     return result
 
 

@@ -46,6 +46,7 @@ log = logging.getLogger("venue")
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/venue.db"
 DEFAULT_ADMIN_SOCKET = Path("var/venue.sock")
 DUPLICATE_WINDOW_NS = 24 * 3600 * 1_000_000_000
+STOP_COMMIT_TIMEOUT = 10.0  # seconds a stopping venue waits for an unavailable store
 
 
 class StartupError(Exception):
@@ -149,15 +150,25 @@ class Venue:
         while True:
             try:
                 await store.commit()
-            except StoreUnavailable as exc:
+            except StoreError as exc:
+                # Nothing may be acknowledged that is not stored, and every FIX message (a
+                # Logout too) uses a sequence number that must be stored first: hold what is
+                # pending, drop the connections, and retry until the store is back. Clients
+                # reconnect and get the held messages by resend.
                 if not self._store_down:
-                    log.error("store unavailable, holding outbound messages: %s", exc)
+                    if isinstance(exc, StoreUnavailable):
+                        log.error("store unavailable, not accepting orders until it is back: %s",
+                                  exc)
+                    else:
+                        log.critical("store write failed: not accepting orders: %s", exc)
                     self._store_down = True
+                if self.acceptor is not None:
+                    self.acceptor.drop_connections("the venue's store is unavailable")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
             if self._store_down:
-                log.warning("store available again")
+                log.warning("store available again: accepting connections")
                 self._store_down = False
             return
 
@@ -219,9 +230,14 @@ class Venue:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._publisher_task, 3.0)
         if self.store is not None:
-            await self.commit()
-            with contextlib.suppress(StoreError):
-                await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
+            try:
+                await asyncio.wait_for(self.commit(), STOP_COMMIT_TIMEOUT)
+            except TimeoutError:
+                # Never acknowledged, so nothing promised is lost: clients resend after restart.
+                log.error("store unavailable at shutdown: the last unacknowledged work is lost")
+            else:
+                with contextlib.suppress(StoreError):
+                    await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
         await self._close_store()
         log.info("venue stopped")
 

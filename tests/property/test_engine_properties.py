@@ -107,7 +107,9 @@ class Checker:
                 led.done = True
             elif isinstance(ev, OrderRestated):
                 led = self.orders[ev.spec.order_id]
+                led.ordered = ev.spec.qty  # the venue reduced the order (STP decrement)
                 assert ev.cum_qty + ev.leaves_qty == ev.spec.qty
+                assert ev.cum_qty == led.filled
             elif isinstance(ev, OrderReplaced):
                 led = self.orders[ev.spec.order_id]
                 led.ordered = ev.spec.qty

@@ -40,6 +40,7 @@ from venue.commands import Command
 from venue.events import Event
 from venue.instruments import Instrument
 from venue.store import models
+from venue.store.checkpoint import Checkpointer
 from venue.store.codec import CodecError, decode_command
 from venue.store.errors import RecoveryError, SchemaError, StoreError, StoreUnavailable
 from venue.store.migrate import SchemaState, inspect_schema, upgrade
@@ -159,12 +160,19 @@ _SQLITE = _sqlite_sql()
 
 
 def _sqlite_run(db: sqlite3.Connection, plan: list[tuple[str, list[Any]]]) -> None:
-    """In the aiosqlite worker thread: every statement of a batch, in one transaction
-    (committed afterwards by the caller, on the same connection)."""
-    if not db.in_transaction:
-        db.execute("BEGIN")
-    for sql, params in plan:
-        db.executemany(sql, params)
+    """In the aiosqlite worker thread: a whole batch as one transaction, BEGIN, every
+    statement and COMMIT (which returns once the WAL is fsynced); ROLLBACK on failure."""
+    if db.in_transaction:  # never expected: a connection is returned outside a transaction
+        db.rollback()
+    db.execute("BEGIN")
+    try:
+        for sql, params in plan:
+            db.executemany(sql, params)
+        db.commit()
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
 
 
 def _pg_type(table: Table, column: str) -> str:
@@ -210,11 +218,30 @@ def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [list(col) for col in zip(*rows, strict=True)]
 
 
-def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> AsyncEngine:
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL, None for another backend, ``:memory:`` or a
+    ``file:`` URI."""
+    sa_url = make_url(url)
+    database = sa_url.database or ""
+    if sa_url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or sa_url.query.get("uri"):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_synchronous: SqliteSync = "FULL",
+    sqlite_autocheckpoint: bool = True,
+) -> AsyncEngine:
     """An AsyncEngine for a storage URL, with the venue's connection settings.
 
     SQLite: the parent directory is created; every connection gets
     ``journal_mode=WAL``, ``synchronous=<sqlite_synchronous>`` and a 10 s busy timeout.
+    With ``sqlite_autocheckpoint=False`` also ``wal_autocheckpoint=0``: the caller must
+    checkpoint the WAL itself (``Store`` runs a :class:`~venue.store.checkpoint.Checkpointer`).
     PostgreSQL: a pooled connection the server has closed is replaced at checkout (a
     restarted server is survived) and connecting times out after 10 s.
     """
@@ -228,13 +255,18 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> AsyncEn
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailable(f"{url}: cannot create {folder}: {exc.strerror}") from exc
-        engine = create_async_engine(sa_url)
+        # No pool reset on return (a ROLLBACK, i.e. one more hop into the aiosqlite thread
+        # per checkout): SQLAlchemy connections end their own transactions, and the store's
+        # direct write path (_sqlite_run) ends its own with COMMIT or ROLLBACK.
+        engine = create_async_engine(sa_url, pool_reset_on_return=None)
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cursor.execute("PRAGMA busy_timeout=10000")
+            if not sqlite_autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         event.listen(engine.sync_engine, "connect", pragmas)
@@ -392,6 +424,7 @@ class Store:
         self._upserts = self._build_upserts()
         self._pg = dialect == "postgresql"
         self._pg_sql: dict[tuple[str, ...], str] = {}
+        self._checkpointer: Checkpointer | None = None  # SQLite file: WAL checkpoints
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -402,6 +435,7 @@ class Store:
         *,
         create: bool = True,
         sqlite_synchronous: SqliteSync = "FULL",
+        sqlite_checkpoint: Literal["background", "auto"] = "background",
     ) -> Store:
         """Connect, check the schema, and return a store.
 
@@ -412,13 +446,20 @@ class Store:
                 current schema. With False such a database raises SchemaError.
             sqlite_synchronous: SQLite's ``synchronous`` pragma; FULL (default) makes every
                 commit survive power loss, NORMAL only a process crash.
+            sqlite_checkpoint: ``background`` (default): WAL checkpoints run in a thread of
+                their own, never inside a commit (see ``venue.store.checkpoint``);
+                ``auto``: SQLite's automatic checkpoint inside the commit that takes the
+                WAL past 1000 pages (for comparison).
 
         Raises:
             StoreUnavailable: the database cannot be reached.
             SchemaError: the database is at an unknown revision, not a venue database, or
                 (create=False) not at the current revision.
         """
-        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        db_file = _sqlite_file(url) if sqlite_checkpoint == "background" else None
+        engine = make_engine(
+            url, sqlite_synchronous=sqlite_synchronous, sqlite_autocheckpoint=db_file is None
+        )
         try:
             status = await inspect_schema(engine)
             if status.state is not SchemaState.CURRENT:
@@ -429,7 +470,10 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine)
+        store = cls(engine)
+        if db_file is not None:
+            store._checkpointer = Checkpointer(db_file).start()
+        return store
 
     async def close(self) -> None:
         """Commit what is buffered, then release the connections.
@@ -444,7 +488,15 @@ class Store:
                 await self.commit()
         finally:
             self._closed = True
+            checkpointer, self._checkpointer = self._checkpointer, None
+            if checkpointer is not None:
+                await asyncio.to_thread(checkpointer.stop)
             await self._engine.dispose()
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The background WAL checkpointer (SQLite file), None otherwise or once closed."""
+        return self._checkpointer
 
     @property
     def engine(self) -> AsyncEngine:
@@ -528,11 +580,11 @@ class Store:
                 started = time.perf_counter()
                 # a transaction of SQLAlchemy's (its commit event, pool reset), but the
                 # driver connection is used directly, see _write_sqlite and _write_pg
-                async with self._engine.begin() as conn:
-                    if self._pg:
+                if self._pg:
+                    async with self._engine.begin() as conn:
                         await self._write_pg(conn, batch, rows)
-                    else:
-                        await self._write_sqlite(conn, batch, rows)
+                else:
+                    await self._write_sqlite(batch, rows)
                 self.stats.commit_seconds += time.perf_counter() - started
             except _DB_ERRORS as exc:
                 error = _classify(exc, "commit", self._where)
@@ -582,8 +634,9 @@ class Store:
     #
     # The hot path bypasses SQLAlchemy statement compilation and per-row parameter
     # processing: rows are tuples (rows.build_tuples) bound to fixed SQL.
-    # SQLite: the whole batch is ONE call into the aiosqlite worker thread (BEGIN and every
-    # executemany there; the COMMIT is SQLAlchemy's, on the same connection).
+    # SQLite: the whole batch is ONE call into the aiosqlite worker thread (BEGIN, every
+    # executemany and COMMIT there, ROLLBACK on failure; no SQLAlchemy transaction and no
+    # pool reset, so no other hop into that thread).
     # PostgreSQL: the whole batch is ONE statement (data-modifying CTEs over unnest()ed
     # arrays), i.e. one round trip, atomic on its own (SQLAlchemy's transaction sends no
     # BEGIN/COMMIT when the driver connection is used directly); a session reset adds a
@@ -623,17 +676,27 @@ class Store:
             plan.append((q["fix_session_events"], batch.session_events))
         return plan
 
-    async def _write_sqlite(self, conn: AsyncConnection, batch: _Batch, rows: TupleRows) -> None:
+    async def _write_sqlite(self, batch: _Batch, rows: TupleRows) -> None:
         plan = self._sqlite_plan(batch, rows)
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        run = getattr(driver, "_execute", None)  # aiosqlite: call fn in its worker thread
-        db = getattr(driver, "_conn", None)
-        if run is None or not isinstance(db, sqlite3.Connection):
-            for sql, params in plan:  # another driver: one executemany per statement
-                await conn.exec_driver_sql(sql, params)
-            return
-        await run(_sqlite_run, db, plan)
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            run = getattr(driver, "_execute", None)  # aiosqlite: call fn in its worker thread
+            db = getattr(driver, "_conn", None)
+            if run is None or not isinstance(db, sqlite3.Connection):
+                async with conn.begin():  # another driver: one executemany per statement
+                    for sql, params in plan:
+                        await conn.exec_driver_sql(sql, params)
+                return
+            try:
+                await run(_sqlite_run, db, plan)
+            except BaseException as exc:
+                if not isinstance(exc, sqlite3.IntegrityError):
+                    await conn.invalidate()  # SQLAlchemy did not see the error: drop it here
+                raise
+            sync = conn.sync_connection
+            if sync is not None and sync.dispatch.commit:
+                sync.dispatch.commit(sync)  # the engine's "commit" event, as for its own COMMIT
 
     def _pg_statement(self, batch: _Batch, rows: TupleRows) -> tuple[str | None, list[Any]]:
         parts: list[str] = []

@@ -263,23 +263,36 @@ def write_venue_files(root: Path) -> Path:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, fix44_xml: Path) -> AsyncIterator[VenueHarness]:
-    cfg_path = write_venue_files(tmp_path)
-    config = parse_config(cfg_path.read_text(), cfg_path)
-    options = RuntimeOptions(
-        store_url=f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}",
-        mqtt_url=None,
-        admin_socket=tmp_path / "venue.sock",
-    )
-    venue = Venue(config, options)
-    await venue.start()
-    h = VenueHarness(venue, tmp_path, fix44_xml)
+async def make_harness(
+    tmp_path: Path, fix44_xml: Path
+) -> AsyncIterator[Callable[[str], Any]]:
+    """A factory: ``await make_harness(store_url)`` starts a venue on that store."""
+    started: list[VenueHarness] = []
+
+    async def make(store_url: str) -> VenueHarness:
+        cfg_path = write_venue_files(tmp_path)
+        config = parse_config(cfg_path.read_text(), cfg_path)
+        options = RuntimeOptions(
+            store_url=store_url, mqtt_url=None, admin_socket=tmp_path / "venue.sock"
+        )
+        venue = Venue(config, options)
+        await venue.start()
+        h = VenueHarness(venue, tmp_path, fix44_xml)
+        started.append(h)
+        return h
+
     try:
-        yield h
+        yield make
     finally:
-        for client in h.clients:
-            await client.close()
-        await venue.stop()
+        for h in started:
+            for client in h.clients:
+                await client.close()
+            await h.venue.stop()
 
 
-ClientFactory = Callable[[str], Any]
+@pytest.fixture
+async def harness(tmp_path: Path, make_harness: Callable[[str], Any]) -> VenueHarness:
+    """A venue on a SQLite file, with QuickFIX clients to come."""
+    return await make_harness(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
+
+
