@@ -259,6 +259,12 @@ class MatchingEngine:
             next_trade_id=self._next_trade,
             next_seq=self._seq,
             done_orders=tuple(_view(order) for order in self._done.values()),
+            done_aliases=tuple(
+                (owner, cl_ord_id, order.spec.order_id)
+                for owner, owned in self._done_by_clid.items()
+                for cl_ord_id, order in owned.items()
+                if cl_ord_id != order.spec.cl_ord_id
+            ),
         )
 
     @classmethod
@@ -296,6 +302,8 @@ class MatchingEngine:
             order.status = view.status
             engine._done[view.spec.order_id] = order
             engine._done_by_clid.setdefault(view.spec.owner, {})[view.spec.cl_ord_id] = order
+        for owner, cl_ord_id, order_id in snapshot.done_aliases:
+            engine._done_by_clid.setdefault(owner, {})[cl_ord_id] = engine._done[order_id]
         return engine
 
     # ------------------------------------------------------------------ new orders
@@ -778,9 +786,11 @@ class MatchingEngine:
         self._done[oid] = order
         owned = self._done_by_clid.get(owner)
         if owned is None:
-            self._done_by_clid[owner] = {spec.cl_ord_id: order}
+            owned = self._done_by_clid[owner] = {spec.cl_ord_id: order}
         else:
             owned[spec.cl_ord_id] = order
+        if cl_ord_id and cl_ord_id != spec.cl_ord_id:
+            owned[cl_ord_id] = order  # the cancel's ClOrdID is now the order's, in FIX terms
         seq = self._seq
         self._seq = seq + 1
         out.append(_cancelled(seq, ts, spec, order.cum, order.notional, reason, cl_ord_id, text))

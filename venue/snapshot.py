@@ -58,7 +58,9 @@ class EngineSnapshot:
     bids then its asks, each best price first and in time priority within a price, then its
     untriggered stops in trigger order. ``done_orders`` holds the orders that finished since
     the last EndOfDay, oldest first, so that cancels of them still answer TOO_LATE and status
-    queries still find them after a restore.
+    queries still find them after a restore. ``done_aliases`` are the other ClOrdIDs those
+    orders answer to, ``(owner, ClOrdID, order id)``: the ClOrdID of the cancel (or of the
+    replace) that finished an order becomes its current ClOrdID in FIX.
     """
 
     instruments: tuple[Instrument, ...]
@@ -68,6 +70,7 @@ class EngineSnapshot:
     next_trade_id: int
     next_seq: int
     done_orders: tuple[OrderView, ...] = field(default=())
+    done_aliases: tuple[tuple[str, str, int], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (only str, int, bool, None, list, dict)."""
@@ -77,6 +80,7 @@ class EngineSnapshot:
             "last_prices": dict(self.last_prices),
             "orders": [_view_to_dict(v) for v in self.orders],
             "done_orders": [_view_to_dict(v) for v in self.done_orders],
+            "done_aliases": [list(alias) for alias in self.done_aliases],
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
             "next_seq": self.next_seq,
@@ -95,6 +99,9 @@ class EngineSnapshot:
             next_trade_id=int(data["next_trade_id"]),
             next_seq=int(data["next_seq"]),
             done_orders=tuple(_view_from_dict(v) for v in data.get("done_orders", ())),
+            done_aliases=tuple(
+                (str(a[0]), str(a[1]), int(a[2])) for a in data.get("done_aliases", ())
+            ),
         )
 
 

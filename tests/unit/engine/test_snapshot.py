@@ -8,9 +8,10 @@ from typing import Any
 
 from venue.commands import CancelOrder, NewOrder
 from venue.engine import MatchingEngine
+from venue.events import CancelRejected
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot
-from venue.types import OrdType, Side, StpMode, TimeInForce
+from venue.types import CxlRejReason, OrdStatus, OrdType, Side, StpMode, TimeInForce
 
 H = Any
 B, S = Side.BUY, Side.SELL
@@ -63,3 +64,17 @@ def test_restore_of_empty_engine_keeps_instruments_and_status() -> None:
     restored = MatchingEngine.restore(EngineSnapshot.from_dict(snap.to_dict()))
     assert restored.instruments() == [inst]
     assert restored.next_seq == 10
+
+
+def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: H) -> None:
+    h.buy("b1", 5, 100)
+    h.cancel("b1", cl="b2")  # FIX: the order's ClOrdID is now b2
+    assert h.cancel("b2", cl="b3")[0][4] is CxlRejReason.TOO_LATE
+    snap = EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
+    assert snap.done_aliases == (("A", "b2", 1),)
+    restored = MatchingEngine.restore(snap)
+    [rej] = restored.handle(
+        CancelOrder(ts_ns=99, owner="A", cl_ord_id="b4", orig_cl_ord_id="b2")
+    )
+    assert isinstance(rej, CancelRejected)
+    assert (rej.reason, rej.ord_status) == (CxlRejReason.TOO_LATE, OrdStatus.CANCELED)
