@@ -7,42 +7,24 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.procs import free_port, sessions_cfg, venue_run_cmd
 from typer.testing import CliRunner
 
 from venue.cli import app
 
 runner = CliRunner()
-VENUE_ID = "ADMX"  # as in conftest.py (test modules cannot import it under importlib mode)
+VENUE_ID = "ADMX"  # as in conftest.py (test modules cannot import conftest)
 CLIENTS = ("CLIA", "CLIB", "CLIC")
 VenueProcess = Any  # conftest.VenueProcess: .sock, .proc, .client(), .output()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def venue_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "venue.cli", *args]
-
-
-def sessions_cfg(port: int) -> str:
-    sessions = "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
-    return f"""\
-[DEFAULT]
-SenderCompID={VENUE_ID}
-SocketAcceptHost=127.0.0.1
-SocketAcceptPort={port}
-HeartBtInt=1
-InstrumentsFile=instruments.csv
-{sessions}"""
+def admx_sessions_cfg(port: int) -> str:
+    return sessions_cfg(VENUE_ID, port, CLIENTS)
 
 
 def cli(vp: VenueProcess | Path, *args: str, code: int = 0) -> Any:
@@ -245,9 +227,8 @@ def test_no_running_venue(tmp_path: Path) -> None:
 
 def _run_venue(root: Path, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        venue_cmd("run", "--config", str(root / "sessions.cfg"),
-                  "--db", f"sqlite+aiosqlite:///{root / 'v.db'}", "--mqtt", "none",
-                  "--admin-socket", str(root / "v.sock")),
+        venue_run_cmd(root / "sessions.cfg", f"sqlite+aiosqlite:///{root / 'v.db'}",
+                      root / "v.sock"),
         check=False, capture_output=True, text=True, timeout=timeout, cwd=root,
     )
 
@@ -255,7 +236,7 @@ def _run_venue(root: Path, timeout: float = 15.0) -> subprocess.CompletedProcess
 def test_run_with_broken_config(tmp_path: Path) -> None:
     cfg = tmp_path / "sessions.cfg"
     (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
-    cfg.write_text(sessions_cfg(free_port()) + "HeartBtInt=abc\n")
+    cfg.write_text(admx_sessions_cfg(free_port()) + "HeartBtInt=abc\n")
     result = _run_venue(tmp_path)
     assert result.returncode == 1, result
     line = cfg.read_text().splitlines().index("HeartBtInt=abc") + 1
@@ -272,7 +253,7 @@ def test_run_with_port_in_use(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        (tmp_path / "sessions.cfg").write_text(sessions_cfg(port))
+        (tmp_path / "sessions.cfg").write_text(admx_sessions_cfg(port))
         result = _run_venue(tmp_path)
     assert result.returncode == 1, result
     assert "cannot listen for FIX connections" in result.stderr, result.stderr

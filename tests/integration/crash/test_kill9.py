@@ -13,9 +13,7 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,6 +21,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from support.procs import free_port, kill, sessions_cfg, start_venue, venue_run_cmd
+from support.qfclient import Client
 
 from venue.engine import MatchingEngine
 from venue.store import Store, recover_engine
@@ -40,27 +40,15 @@ CRX,0.01,1,1,100000,,,open,crash test
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _sessions(port: int) -> str:
-    return f"""\
-[DEFAULT]
-SenderCompID={VENUE_ID}
-SocketAcceptHost=127.0.0.1
-SocketAcceptPort={port}
-HeartBtInt=1
-InstrumentsFile=instruments.csv
+    return sessions_cfg(VENUE_ID, port, """\
 [SESSION]
 TargetCompID=CR1
 Account=ACC-1
 [SESSION]
 TargetCompID=CR2
 Account=ACC-2
-"""
+""")
 
 
 class VenueProcess:
@@ -81,14 +69,7 @@ class VenueProcess:
     async def start(self) -> None:
         self.starts += 1
         log = self.root / f"venue-{self.starts}.log"
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "venue.cli", "run", "--config", str(self.cfg),
-                 "--db", self.db_url, "--mqtt", "none", "--admin-socket", str(self.sock)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-            )
+        self.proc = start_venue(venue_run_cmd(self.cfg, self.db_url, self.sock), log, self.root)
         deadline = time.monotonic() + 30
         while "venue running" not in log.read_text(errors="replace"):
             if self.proc.poll() is not None:
@@ -161,15 +142,15 @@ async def _wait_logged_on(clients: list[Any]) -> None:
 
 
 async def test_kill9_under_load(
-    crash_db_url: str, tmp_path: Path, fix44_xml: Path, client_cls: Any
+    crash_db_url: str, tmp_path: Path, fix44_xml: Path
 ) -> None:
     rng = random.Random(SEED)
-    port = _free_port()
+    port = free_port()
     (tmp_path / "instruments.csv").write_text(INSTRUMENTS)
     (tmp_path / "sessions.cfg").write_text(_sessions(port))
     venue = VenueProcess(tmp_path, crash_db_url, port)
     await venue.start()
-    clients = [client_cls(c, port, tmp_path, fix44_xml, VENUE_ID) for c in CLIENTS]
+    clients = [Client(c, port, tmp_path, fix44_xml, VENUE_ID) for c in CLIENTS]
     sent: list[tuple[str, str]] = []
     seq_history: list[dict[str, tuple[int, int]]] = []
     live_after_kill: list[int] = []
@@ -192,9 +173,7 @@ async def test_kill9_under_load(
     finally:
         for c in clients:
             await c.close()
-        if venue.proc is not None and venue.proc.poll() is None:
-            venue.proc.kill()
-            venue.proc.wait(10)
+        kill(venue.proc, 10)
 
     reports = {c.comp_id: list(c.application.received) for c in clients}
     admin = [m for c in clients for m in c.application.admin_log]

@@ -7,15 +7,14 @@ wait for them from the event loop with ``asyncio.to_thread`` (timeouts <= 10 s).
 from __future__ import annotations
 
 import asyncio
-import gc
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import quickfix as fix
+from support.qfclient import WAIT, Client, piped
 
 from fix_gateway.codec import Message
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig, parse_config
@@ -41,8 +40,6 @@ def sid(client: str) -> SessionID:
 
 def info(acceptor: FixAcceptor, client: str) -> SessionInfo:
     return next(i for i in acceptor.sessions() if i.session_id == str(sid(client)))
-WAIT = 10.0
-_ALIVE: list[object] = []
 
 
 class EchoApp:
@@ -69,106 +66,27 @@ class EchoApp:
             (14, 0), (6, 0)])
 
 
-class ClientApp(fix.Application):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.logged_on = threading.Event()
-        self.logged_out = threading.Event()
-        self.admin: queue.Queue[str] = queue.Queue()
-        self.app: queue.Queue[str] = queue.Queue()
-        self.session_id: fix.SessionID | None = None
-
-    def onCreate(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        self.session_id = sessionID
-
-    def onLogon(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        self.logged_out.clear()
-        self.logged_on.set()
-
-    def onLogout(self, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        self.logged_on.clear()
-        self.logged_out.set()
-
-    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        return None
-
-    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        self.admin.put(message.toString().replace("\x01", "|"))
-
-    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        return None
-
-    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:  # noqa: N802, N803
-        self.app.put(message.toString().replace("\x01", "|"))
-
-
-@dataclass
-class Client:
-    app: ClientApp
-    initiator: fix.SocketInitiator | None
-    settings: fix.SessionSettings
-    stopped: bool = False
-    keep: list[object] = field(default_factory=list)
-
-    @property
-    def session(self) -> fix.Session:
-        return fix.Session.lookupSession(self.app.session_id)
-
-    async def stop(self) -> None:
-        """Stop, then destroy the initiator (first) so that its SessionID leaves QuickFIX's
-        registry; the application and factories it references stay alive in ``_ALIVE``."""
-        if not self.stopped:
-            self.stopped = True
-            assert self.initiator is not None
-            await asyncio.to_thread(self.initiator.stop)
-            self.initiator = None
-            gc.collect()
-
-    def send_order(self, cl_ord_id: str) -> None:
-        m = fix.Message()
-        m.getHeader().setField(fix.MsgType("D"))
-        m.setField(fix.ClOrdID(cl_ord_id))
-        m.setField(fix.Symbol("AAPL"))
-        m.setField(fix.Side("1"))
-        m.setField(fix.TransactTime())
-        m.setField(fix.OrderQty(100))
-        m.setField(fix.OrdType("2"))
-        m.setField(fix.Price(12.5))
-        fix.Session.sendToTarget(m, self.app.session_id)
-
-
 def start_client(
     tmp_path: Path, port: int, comp_id: str, *, reset_on_logon: bool = False
 ) -> Client:
-    cfg = tmp_path / "client.cfg"
-    cfg.write_text(f"""\
-[DEFAULT]
-ConnectionType=initiator
-ReconnectInterval=1
-FileStorePath={tmp_path / "client-store"}
-FileLogPath={tmp_path / "client-log"}
-StartTime=00:00:00
-EndTime=00:00:00
-UseDataDictionary=N
-HeartBtInt=1
-SocketConnectHost=127.0.0.1
-SocketConnectPort={port}
-ResetOnLogon={"Y" if reset_on_logon else "N"}
-[SESSION]
-BeginString=FIX.4.4
-SenderCompID={comp_id}
-TargetCompID=VENUE
-""")
-    settings = fix.SessionSettings(str(cfg))
-    app = ClientApp()
-    store = fix.FileStoreFactory(settings)
-    logs = fix.FileLogFactory(settings)
-    initiator = fix.SocketInitiator(app, store, settings, logs)
-    initiator.start()
-    # The C++ sessions hold references to the application and the factories: those must
-    # outlive the initiator (destroying them first crashed the binding).
-    _ALIVE.extend([app, store, logs, settings])
-    return Client(app, initiator, settings, keep=[store, logs])
+    """A QuickFIX initiator without data dictionary; its queues hold ``|``-separated text."""
+    client = Client(comp_id, port, tmp_path, None, "VENUE", decode=piped,
+                    settings={"ResetOnLogon": "Y" if reset_on_logon else "N"})
+    client.begin()
+    return client
+
+
+def send_order(client: Client, cl_ord_id: str) -> None:
+    m = fix.Message()
+    m.getHeader().setField(fix.MsgType("D"))
+    m.setField(fix.ClOrdID(cl_ord_id))
+    m.setField(fix.Symbol("AAPL"))
+    m.setField(fix.Side("1"))
+    m.setField(fix.TransactTime())
+    m.setField(fix.OrderQty(100))
+    m.setField(fix.OrdType("2"))
+    m.setField(fix.Price(12.5))
+    fix.Session.sendToTarget(m, client.application.session_id)
 
 
 async def wait_event(ev: threading.Event) -> None:
@@ -220,19 +138,19 @@ async def test_logon_heartbeats_order_and_logout(
     acceptor, app = venue
     client = start_client(tmp_path, acceptor.port, "CLIENT1")
     try:
-        await wait_event(client.app.logged_on)
+        await wait_event(client.application.logged_on)
         assert app.logons == [sid("CLIENT1")]
         # heartbeat exchange (HeartBtInt=1)
-        await wait_for(client.app.admin, lambda m: "|35=0|" in m)
+        await wait_for(client.application.admin, lambda m: "|35=0|" in m)
         await until(lambda: info(acceptor, "CLIENT1").messages_in >= 2)
-        client.send_order("C1")
-        er = await wait_for(client.app.app, lambda m: "|35=8|" in m)
+        send_order(client, "C1")
+        er = await wait_for(client.application.app, lambda m: "|35=8|" in m)
         assert "|11=C1|" in er
         assert app.messages[0].get(11) == "C1"
         i = info(acceptor, "CLIENT1")
         assert i.state == "logged_on" and i.remote_address == "127.0.0.1"
     finally:
-        await client.stop()
+        await client.close()
     await until(lambda: app.logouts == [sid("CLIENT1")])
     assert info(acceptor, "CLIENT1").state == "disconnected"
 
@@ -244,25 +162,25 @@ async def test_venue_resends_app_messages_after_client_gap(
     client = start_client(tmp_path, acceptor.port, "CLIENT2")
     s2 = sid("CLIENT2")
     try:
-        await wait_event(client.app.logged_on)
+        await wait_event(client.application.logged_on)
         first = acceptor.send(s2, "8", [(37, "X1"), (17, "X1"), (150, "0"), (39, "0"),
                                          (55, "AAPL"), (54, "1"), (151, 1), (14, 0), (6, 0)])
         acceptor.send(s2, "8", [(37, "X2"), (17, "X2"), (150, "0"), (39, "0"), (55, "AAPL"),
                                  (54, "1"), (151, 1), (14, 0), (6, 0)])
-        await wait_for(client.app.app, lambda m: "|37=X2|" in m)
+        await wait_for(client.application.app, lambda m: "|37=X2|" in m)
         # fromApp runs before QuickFIX increments its expected number: wait for that first
         await until(lambda: client.session.getExpectedTargetNum() == first + 2)
         # make the client believe it missed both: it must ask for a resend
         client.session.setNextTargetMsgSeqNum(first)
         acceptor.send(s2, "8", [(37, "X3"), (17, "X3"), (150, "0"), (39, "0"), (55, "AAPL"),
                                  (54, "1"), (151, 1), (14, 0), (6, 0)])
-        again = await wait_for(client.app.app, lambda m: "|37=X1|" in m)
+        again = await wait_for(client.application.app, lambda m: "|37=X1|" in m)
         assert "|43=Y|" in again and "|122=" in again
-        await wait_for(client.app.app, lambda m: "|37=X3|" in m)
+        await wait_for(client.application.app, lambda m: "|37=X3|" in m)
         await until(lambda: client.session.getExpectedTargetNum()
                     == info(acceptor, "CLIENT2").next_sender_seq)
     finally:
-        await client.stop()
+        await client.close()
 
 
 async def test_client_gap_triggers_resend_request_and_gap_fill(
@@ -271,18 +189,19 @@ async def test_client_gap_triggers_resend_request_and_gap_fill(
     acceptor, app = venue
     client = start_client(tmp_path, acceptor.port, "CLIENT3")
     try:
-        await wait_event(client.app.logged_on)
+        await wait_event(client.application.logged_on)
         nxt = client.session.getExpectedSenderNum()
         client.session.setNextSenderMsgSeqNum(nxt + 5)  # the venue sees MsgSeqNum too high
-        client.send_order("C9")
-        rr = await wait_for(client.app.admin, lambda m: "|35=2|" in m)
+        send_order(client, "C9")
+        rr = await wait_for(client.application.admin, lambda m: "|35=2|" in m)
         assert f"|7={nxt}|" in rr and "|16=0|" in rr
-        await wait_for(client.app.app, lambda m: "|11=C9|" in m)  # delivered after the gap fill
+        # delivered after the gap fill
+        await wait_for(client.application.app, lambda m: "|11=C9|" in m)
         assert [m.get(11) for m in app.messages] == ["C9"]
         await until(lambda: info(acceptor, "CLIENT3").next_target_seq
                     == client.session.getExpectedSenderNum())
     finally:
-        await client.stop()
+        await client.close()
 
 
 async def test_reconnect_restart_and_reset(
@@ -301,21 +220,21 @@ async def test_reconnect_restart_and_reset(
     try:
         client = start_client(tmp_path, acceptor.port, "CLIENT4")
         try:
-            await wait_event(client.app.logged_on)
-            client.send_order("A1")
-            await wait_for(client.app.app, lambda m: "|11=A1|" in m)
+            await wait_event(client.application.logged_on)
+            send_order(client, "A1")
+            await wait_for(client.application.app, lambda m: "|11=A1|" in m)
         finally:
-            await client.stop()
+            await client.close()
         await until(lambda: info(acceptor, "CLIENT4").state == "disconnected")
         before = info(acceptor, "CLIENT4")
         client = start_client(tmp_path, acceptor.port, "CLIENT4")  # same file store: continues
         try:
-            await wait_event(client.app.logged_on)
+            await wait_event(client.application.logged_on)
             now = info(acceptor, "CLIENT4")
             assert now.next_target_seq == before.next_target_seq + 1
             assert now.next_sender_seq == before.next_sender_seq + 1
         finally:
-            await client.stop()
+            await client.close()
         await until(lambda: info(acceptor, "CLIENT4").state == "disconnected")
     finally:
         await acceptor.stop(timeout=0.5)
@@ -332,21 +251,21 @@ async def test_reconnect_restart_and_reset(
     try:
         client = start_client(tmp_path, acceptor2.port, "CLIENT4")
         try:
-            await wait_event(client.app.logged_on)
-            client.send_order("A2")
-            await wait_for(client.app.app, lambda m: "|11=A2|" in m)
+            await wait_event(client.application.logged_on)
+            send_order(client, "A2")
+            await wait_for(client.application.app, lambda m: "|11=A2|" in m)
             assert saved.next_sender_seq > 5
         finally:
-            await client.stop()
+            await client.close()
         await until(lambda: info(acceptor2, "CLIENT4").state == "disconnected")
         # ResetSeqNumFlag: both sides restart at 1
         client = start_client(tmp_path, acceptor2.port, "CLIENT4", reset_on_logon=True)
         try:
-            await wait_event(client.app.logged_on)
+            await wait_event(client.application.logged_on)
             await until(lambda: saved.next_target_seq == 2)
             assert saved.next_sender_seq == 2
         finally:
-            await client.stop()
+            await client.close()
     finally:
         await acceptor2.stop(timeout=0.5)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -19,17 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.procs import free_port
+from support.services import mqtt_broker_address, reachable, service_unavailable
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MOSQUITTO = os.environ.get("VENUE_TEST_MOSQUITTO", "/usr/sbin/mosquitto")
-
-
-def service_unavailable(reason: str) -> None:
-    """Skip, or under CI (every service must be there) fail. Same rule as
-    tests/conftest.py, repeated here because test directories are not packages."""
-    if IN_CI:
-        pytest.fail(f"service needed in CI is unavailable: {reason}")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -42,21 +34,9 @@ class Broker:
         return f"mqtt://{self.host}:{self.port}"
 
 
-def _reachable(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def mqtt_broker() -> Broker:
-    host = os.environ.get("VENUE_TEST_MQTT_HOST", "127.0.0.1")
-    port = int(os.environ.get("VENUE_TEST_MQTT_PORT", "1883"))
-    if not _reachable(host, port):
-        service_unavailable(f"no MQTT broker at {host}:{port} (set VENUE_TEST_MQTT_HOST/PORT)")
-    return Broker(host, port)
+    return Broker(*mqtt_broker_address())
 
 
 @pytest.fixture
@@ -83,7 +63,7 @@ class PrivateBroker(Broker):
                 [MOSQUITTO, "-c", str(self._conf)], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 10
-        while not _reachable(self.host, self.port, 0.2):
+        while not reachable(self.host, self.port, 0.2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"mosquitto did not start: {self._log.read_text()}")
             time.sleep(0.05)
@@ -95,18 +75,11 @@ class PrivateBroker(Broker):
         self.proc = None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
     if not (os.path.exists(MOSQUITTO) or shutil.which(MOSQUITTO)):
         service_unavailable(f"mosquitto binary not found at {MOSQUITTO}")
-    broker = PrivateBroker(_free_port(), tmp_path)
+    broker = PrivateBroker(free_port(), tmp_path)
     broker.start()
     try:
         yield broker

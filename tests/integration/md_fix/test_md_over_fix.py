@@ -14,6 +14,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from support.qfclient import Client
 
 from fix_gateway.config import parse_config
 from venue.runtime import RuntimeOptions, Venue
@@ -78,7 +79,6 @@ async def test_fix_flow_reaches_mqtt(
     md_files: Path,
     broker: tuple[str, int],
     md_prefix: str,
-    client_cls: Any,
 ) -> None:
     host, port = broker
     config = parse_config(md_files.read_text(), md_files)
@@ -97,7 +97,7 @@ async def test_fix_flow_reaches_mqtt(
         try:
             assert venue.acceptor is not None
             for comp_id in ("MD1", "MD2"):
-                c = client_cls(comp_id, venue.acceptor.port, tmp_path, fix44_xml, "MDFX")
+                c = Client(comp_id, venue.acceptor.port, tmp_path, fix44_xml, "MDFX")
                 clients.append(c)
                 await c.start()
             buyer, seller = clients

@@ -5,29 +5,11 @@ resend, the answer to the order it sent during the outage."""
 from __future__ import annotations
 
 import asyncio
-import os
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+from support.pg import allow_connections
 
 pytestmark = [pytest.mark.quickfix, pytest.mark.postgres]
-
-
-async def allow_connections(url: str, allow: bool) -> None:
-    name = make_url(url).database
-    admin_url = os.environ.get(
-        "VENUE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    ).replace("postgresql+asyncpg://", "postgresql://", 1)
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-            )
-    finally:
-        await admin.close()
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

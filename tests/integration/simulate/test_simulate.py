@@ -4,20 +4,24 @@ the simulator stops by itself."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from venue.admin import AdminError, call
+from support.procs import (
+    free_port,
+    sessions_cfg,
+    start_venue,
+    terminate,
+    venue_cmd,
+    venue_run_cmd,
+    wait_admin,
+)
 
 VENUE_ID = "SIMV"  # distinct from other suites
 CLIENTS = ("SIM1", "SIM2")
@@ -29,55 +33,29 @@ TEST,0.01,1,1,100000,,,open,test
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "venue.cli", *args]
-
-
 class _Venue:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.config = root / "sessions.cfg"
         self.sock = root / "v.sock"
         self.db = root / "v.db"
         (root / "instruments.csv").write_text(INSTRUMENTS)
-        sessions = "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
-        self.config.write_text(
-            f"[DEFAULT]\nSenderCompID={VENUE_ID}\nSocketAcceptHost=127.0.0.1\n"
-            f"SocketAcceptPort={self.port}\nHeartBtInt=30\nInstrumentsFile=instruments.csv\n"
-            f"{sessions}[SESSION]\nTargetCompID=SIMCOPY\nSessionRole=DropCopy\n"
-        )
+        self.config.write_text(sessions_cfg(
+            VENUE_ID, self.port,
+            "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
+            + "[SESSION]\nTargetCompID=SIMCOPY\nSessionRole=DropCopy\n",
+            heartbeat=30,
+        ))
         self.log = root / "venue.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                _cli("run", "--config", str(self.config), "--db",
-                     f"sqlite+aiosqlite:///{self.db}", "--mqtt", "none",
-                     "--admin-socket", str(self.sock)),
-                stdout=out, stderr=subprocess.STDOUT, cwd=root,
-            )
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            with contextlib.suppress(AdminError, OSError):
-                call(self.sock, "status", timeout=1.0)
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"venue did not start: {self.log.read_text()}")
+        self.proc = start_venue(
+            venue_run_cmd(self.config, f"sqlite+aiosqlite:///{self.db}", self.sock),
+            self.log, root,
+        )
+        wait_admin(self.proc, self.sock, WAIT, self.log.read_text)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 15)
 
 
 @pytest.fixture
@@ -92,7 +70,7 @@ def venue(tmp_path: Path) -> Iterator[_Venue]:
 def _simulate(venue: _Venue, *args: str, timeout: float = 40.0) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
     done = subprocess.run(
-        _cli("simulate", "--config", str(venue.config), "--json", *args),
+        venue_cmd("simulate", "--config", str(venue.config), "--json", *args),
         capture_output=True, text=True, timeout=timeout, cwd=venue.root, check=False,
     )
     elapsed = time.monotonic() - started
@@ -140,7 +118,7 @@ def test_simulate_stops_by_itself(venue: _Venue) -> None:
 
 def test_simulate_refuses_a_drop_copy_session(venue: _Venue) -> None:
     done = subprocess.run(
-        _cli("simulate", "--config", str(venue.config), "--sessions", "SIMCOPY"),
+        venue_cmd("simulate", "--config", str(venue.config), "--sessions", "SIMCOPY"),
         capture_output=True, text=True, timeout=30, cwd=venue.root, check=False,
     )
     assert done.returncode == 1

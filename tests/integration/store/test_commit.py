@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
+from support.pg import allow_connections
 
 from venue.commands import AdvanceTime
 from venue.store import Store, StoreError, StoreUnavailable
@@ -103,24 +102,6 @@ def _sqlite_full(store: Store) -> Any:
     return limit
 
 
-async def _pg_block(url: str, allow: bool) -> None:
-    """Refuse (or allow again) connections to the test database and drop existing ones."""
-    name = make_url(url).database
-    admin_url = os.environ.get(
-        "VENUE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    ).replace("postgresql+asyncpg://", "postgresql://", 1)
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                name,
-            )
-    finally:
-        await admin.close()
-
-
 async def test_database_down_raises_unavailable_and_keeps_the_buffer(
     store: Store, db_url: str
 ) -> None:
@@ -131,7 +112,7 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
         limit = _sqlite_full(store)
         await store.engine.dispose()
     else:
-        await _pg_block(db_url, allow=False)
+        await allow_connections(db_url, allow=False)
 
     big = b"x" * 200_000  # needs new pages on SQLite
     store.journal(2, AdvanceTime(T0 + 1), [])
@@ -153,7 +134,7 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
         event.remove(store.engine.sync_engine, "connect", limit)
         await store.engine.dispose()
     else:
-        await _pg_block(db_url, allow=True)
+        await allow_connections(db_url, allow=True)
 
     await store.commit()
     assert not store.pending
@@ -173,7 +154,7 @@ async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> N
         await store.engine.dispose()
         folder.rename(away)
     else:
-        await _pg_block(db_url, allow=False)
+        await allow_connections(db_url, allow=False)
     try:
         with pytest.raises(StoreUnavailable):
             await store.seen_cl_ord_id("o", "c")
@@ -186,7 +167,7 @@ async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> N
         if store.dialect == "sqlite":
             away.rename(folder)
         else:
-            await _pg_block(db_url, allow=True)
+            await allow_connections(db_url, allow=True)
     await store.commit()
     assert await stored_commands(store) == [1, 2]
 
