@@ -8,7 +8,8 @@ does once per loop turn.
     python benchmarks/store.py                      # SQLite (FULL and NORMAL) + PostgreSQL
     python benchmarks/store.py --backends sqlite-full --batches 1 100
     python benchmarks/store.py --no-fix             # journal only (no FIX session writes)
-    python benchmarks/store.py --backends sqlite-full --batches 50 --checkpoint auto background --repeat 3
+    python benchmarks/store.py --backends sqlite-full --batches 50 \
+        --checkpoint auto background --repeat 3
     python benchmarks/store.py --profile /tmp/store.prof --backends sqlite-full --batches 50
 
 By default every batch also carries what the FIX acceptor adds in the venue (the realistic
@@ -84,7 +85,9 @@ async def measure(
     checkpoint: str = "background",
 ) -> tuple[float, list[float]]:
     store = await Store.open(
-        url, sqlite_synchronous=sync, sqlite_checkpoint=checkpoint  # type: ignore[arg-type]
+        url,
+        sqlite_synchronous=sync,
+        sqlite_checkpoint=checkpoint,  # type: ignore[arg-type]
     )
     lat: list[float] = []
     try:

@@ -90,8 +90,9 @@ class Checkpointer:
 
     def _connect(self) -> sqlite3.Connection:
         uri = f"file:{quote(str(self.path))}?mode=rw"  # never creates the database
-        conn = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
+        )
         try:
             conn.execute("PRAGMA busy_timeout=0")  # never wait for the writer
         except BaseException:
