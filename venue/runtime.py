@@ -39,6 +39,7 @@ from venue.events import Event, OrderAccepted, OrderReplaced
 from venue.instruments import Instrument, load_instruments
 from venue.snapshot import OrderView
 from venue.store import Store, StoreError, StoreUnavailable, recover_engine
+from venue.tuning import tune_gc
 from venue.types import CancelReason, OrderId
 
 log = logging.getLogger("venue")
@@ -206,6 +207,7 @@ class Venue:
                 raise StartupError(str(exc)) from exc
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
         self.started_ns = time.time_ns()
+        tune_gc()
         log.info(
             "venue started: FIX on %s, %d instruments, store %s, market data %s",
             ", ".join(f"{h}:{p}" for (h, _), p in self.acceptor.ports.items()),

@@ -43,6 +43,7 @@ from typing import Any, cast
 
 from fix_gateway.codec import SOH_B, Framer, format_utc_timestamp
 from venue.instruments import Instrument
+from venue.tuning import tune_gc
 
 BEGIN = "FIX.4.4"
 _GRACE_S = 5.0  # after the last order: wait this long for outstanding answers
@@ -542,6 +543,7 @@ class Simulation:
         if not all(ok):
             await self._close_all()
             raise SimulationError("logon refused or timed out: " + "; ".join(self.notes))
+        tune_gc()
         heartbeat = loop.create_task(self._heartbeats())
         walk = loop.create_task(self._random_walk()) if cfg.flow == "mixed" else None
         cpu0, wall0 = time.process_time(), time.perf_counter()
