@@ -87,13 +87,19 @@ def _admin(config: Path, admin_socket: Path | None, cmd: str, **args: Any) -> An
         raise fail(str(exc)) from None
 
 
+def _print_table(table: Table) -> None:
+    # A pipe or a narrow terminal would squeeze columns into ellipses: give tables room.
+    out = console if console.is_terminal and console.width >= 120 else Console(width=160)
+    out.print(table)
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
-    console.print(table)
+    _print_table(table)
 
 
 # -- run --------------------------------------------------------------------------------------
@@ -290,12 +296,13 @@ def _print_simulation(s: dict[str, Any]) -> None:
 # -- sessions ---------------------------------------------------------------------------------
 
 
-def _ns_time(ns: int) -> str:
+def _ns_time(ns: int, *, short: bool = False) -> str:
     if not ns:
         return ""
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    when = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+    return when.strftime("%H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
 
 
 @sessions_app.command("list")
@@ -309,27 +316,24 @@ def sessions_list(
     if as_json:
         console.print_json(json.dumps(rows))
         return
+    table = Table(title="FIX sessions (times UTC)")
+    for name in ("client", "state", "remote", "since", "seq out", "seq in", "msgs in/out",
+                 "last in", "last out"):
+        table.add_column(name, no_wrap=True)
     for row in rows:
-        row["since"] = _ns_time(row.get("logged_on_since_ns") or row.get("connected_since_ns"))
-        row["last_in"] = _ns_time(row.get("last_received_ns", 0))
-        row["last_out"] = _ns_time(row.get("last_sent_ns", 0))
-    _table(
-        rows,
-        [
-            "session_id",
-            "state",
-            "enabled",
-            "remote_address",
-            "since",
-            "next_sender_seq",
-            "next_target_seq",
-            "last_in",
-            "last_out",
-            "messages_in",
-            "messages_out",
-        ],
-        "FIX sessions",
-    )
+        state = row["state"] if row["enabled"] else f"{row['state']} (disabled)"
+        table.add_row(
+            row["session_id"].split("->")[-1],
+            state,
+            row.get("remote_address") or "",
+            _ns_time(row.get("logged_on_since_ns") or row.get("connected_since_ns"), short=True),
+            str(row["next_sender_seq"]),
+            str(row["next_target_seq"]),
+            f"{row['messages_in']}/{row['messages_out']}",
+            _ns_time(row.get("last_received_ns", 0), short=True),
+            _ns_time(row.get("last_sent_ns", 0), short=True),
+        )
+    _print_table(table)
 
 
 @sessions_app.command("show")
