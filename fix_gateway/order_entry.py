@@ -231,9 +231,9 @@ class OrderEntry:
             order, refusal = result
             self._venue.submit(RejectOrder(order, refusal.reason, refusal.text))
             return
-        refusal = self._risk_check(state, result)
-        if refusal is not None:
-            self._venue.submit(RejectOrder(result, refusal.reason, refusal.text))
+        breach = self._risk_check(state, result)
+        if breach is not None:
+            self._venue.submit(RejectOrder(result, breach.reason, breach.text))
             return
         self._venue.submit(result)
 
@@ -246,7 +246,7 @@ class OrderEntry:
             )
         if cfg.max_order_notional is not None:
             instrument = self._venue.instrument(order.symbol)
-            ticks = order.price
+            ticks: int | None = order.price
             if ticks is None or order.ord_type is OrdType.STOP_LIMIT:
                 ticks = order.price or order.stop_price or self._venue.last_price(order.symbol)
             if instrument is not None and ticks is not None:

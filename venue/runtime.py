@@ -108,7 +108,7 @@ class Venue:
             self.store.journal(self._cmd_no, cmd, events)
         for ev in events:
             if type(ev) is OrderAccepted or type(ev) is OrderReplaced:
-                expire = ev.spec.expire_ns  # type: ignore[union-attr]
+                expire = ev.spec.expire_ns
                 if expire is not None:
                     heapq.heappush(self._gtd, expire)
         self.order_entry.on_events(events)
