@@ -773,4 +773,5 @@ def run_simulation(config: SimConfig, log: Callable[[str], None] | None = None) 
         import uvloop
     except ImportError:
         return asyncio.run(Simulation(config, log=log).run())
-    return uvloop.run(Simulation(config, log=log).run())
+    summary: dict[str, Any] = uvloop.run(Simulation(config, log=log).run())
+    return summary
