@@ -109,6 +109,8 @@ def _qty(text: str | None, tag: int, name: str) -> int | Refusal:
         value = Decimal(text)
     except InvalidOperation:
         return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text!r} is not a number")
+    if not value.is_finite():
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text!r} is not a number")
     if value != value.to_integral_value():
         return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} must be a whole number")
     if value <= 0:
