@@ -238,29 +238,40 @@ class OrderEntry:
         self._venue.submit(result)
 
     def _risk_check(self, state: _SessionState, order: NewOrder) -> Refusal | None:
-        cfg = state.config
-        if cfg.max_order_qty is not None and order.qty > cfg.max_order_qty:
+        ticks: int | None = order.price
+        if ticks is None or order.ord_type is OrdType.STOP_LIMIT:
+            ticks = order.price or order.stop_price or self._venue.last_price(order.symbol)
+        breach = self._limit_breach(state.config, order.symbol, order.qty, ticks)
+        if (
+            breach is None
+            and ticks is None
+            and order.ord_type is OrdType.MARKET
+            and state.config.max_order_notional is not None
+            and self._venue.instrument(order.symbol) is not None
+        ):
             return Refusal(
                 RejectReason.RISK_LIMIT,
-                f"order quantity {order.qty} exceeds the session limit {cfg.max_order_qty}",
+                "market order notional cannot be checked: the instrument has no price yet",
             )
-        if cfg.max_order_notional is not None:
-            instrument = self._venue.instrument(order.symbol)
-            ticks: int | None = order.price
-            if ticks is None or order.ord_type is OrdType.STOP_LIMIT:
-                ticks = order.price or order.stop_price or self._venue.last_price(order.symbol)
-            if instrument is not None and ticks is not None:
-                notional = instrument.to_decimal(ticks) * order.qty
-                if notional > cfg.max_order_notional:
-                    return Refusal(
-                        RejectReason.RISK_LIMIT,
-                        f"order notional {notional} exceeds the session limit "
-                        f"{cfg.max_order_notional:f}",
-                    )
-            elif instrument is not None and order.ord_type is OrdType.MARKET:
+        return breach
+
+    def _limit_breach(
+        self, cfg: SessionConfig, symbol: str, qty: int, ticks: int | None
+    ) -> Refusal | None:
+        """The session's MaxOrderQty / MaxOrderNotional (notional only when a price is known)."""
+        if cfg.max_order_qty is not None and qty > cfg.max_order_qty:
+            return Refusal(
+                RejectReason.RISK_LIMIT,
+                f"order quantity {qty} exceeds the session limit {cfg.max_order_qty}",
+            )
+        instrument = self._venue.instrument(symbol)
+        if cfg.max_order_notional is not None and instrument is not None and ticks is not None:
+            notional = instrument.to_decimal(ticks) * qty
+            if notional > cfg.max_order_notional:
                 return Refusal(
                     RejectReason.RISK_LIMIT,
-                    "market order notional cannot be checked: the instrument has no price yet",
+                    f"order notional {notional} exceeds the session limit "
+                    f"{cfg.max_order_notional:f}",
                 )
         return None
 
@@ -273,30 +284,11 @@ class OrderEntry:
             body = translate.cancel_reject_refusal(msg, result, CxlRejResponseTo.REPLACE, now_ns)
             self._send(state.config.session_id, "9", body)
             return
-        cfg = state.config
-        if cfg.max_order_qty is not None and result.qty > cfg.max_order_qty:
-            refusal = Refusal(
-                RejectReason.RISK_LIMIT,
-                f"order quantity {result.qty} exceeds the session limit {cfg.max_order_qty}",
-            )
-            body = translate.cancel_reject_refusal(msg, refusal, CxlRejResponseTo.REPLACE, now_ns)
-            self._send(cfg.session_id, "9", body)
+        breach = self._limit_breach(state.config, result.symbol, result.qty, result.price)
+        if breach is not None:
+            body = translate.cancel_reject_refusal(msg, breach, CxlRejResponseTo.REPLACE, now_ns)
+            self._send(state.config.session_id, "9", body)
             return
-        if cfg.max_order_notional is not None and result.price is not None:
-            instrument = self._venue.instrument(result.symbol)
-            if instrument is not None:
-                notional = instrument.to_decimal(result.price) * result.qty
-                if notional > cfg.max_order_notional:
-                    refusal = Refusal(
-                        RejectReason.RISK_LIMIT,
-                        f"order notional {notional} exceeds the session limit "
-                        f"{cfg.max_order_notional:f}",
-                    )
-                    body = translate.cancel_reject_refusal(
-                        msg, refusal, CxlRejResponseTo.REPLACE, now_ns
-                    )
-                    self._send(cfg.session_id, "9", body)
-                    return
         self._venue.submit(result)
 
     def _status(self, state: _SessionState, msg: Message, now_ns: int) -> None:

@@ -16,7 +16,8 @@ import contextlib
 import heapq
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,12 @@ from venue.commands import (
     SetTradingStatus,
 )
 from venue.engine import MatchingEngine
-from venue.events import Event, OrderAccepted, OrderReplaced
-from venue.instruments import Instrument, load_instruments
+from venue.events import Event, OrderAccepted, OrderCancelled, OrderReplaced
+from venue.instruments import Instrument, InstrumentError, load_instruments
 from venue.snapshot import OrderView
 from venue.store import Store, StoreError, StoreUnavailable, recover_engine
 from venue.tuning import tune_gc
-from venue.types import CancelReason, OrderId
+from venue.types import CancelReason, OrderId, OrdStatus
 
 log = logging.getLogger("venue")
 
@@ -255,8 +256,6 @@ class Venue:
             raise StartupError("sessions.cfg: InstrumentsFile is not set in [DEFAULT]")
         base = self.config.path.parent if self.config.path is not None else Path()
         full = path if path.is_absolute() else base / path
-        from venue.instruments import InstrumentError
-
         try:
             return load_instruments(full)
         except InstrumentError as exc:
@@ -412,8 +411,6 @@ class Venue:
 
     async def _admin_sessions(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         assert self.acceptor is not None
-        from dataclasses import asdict
-
         return [asdict(info) for info in self.acceptor.sessions()]
 
     def _admin_session_action(self, action: str) -> Any:
@@ -457,10 +454,6 @@ class Venue:
         ]
 
     async def _admin_add_instrument(self, args: dict[str, Any]) -> str:
-        from decimal import Decimal, InvalidOperation
-
-        from venue.instruments import InstrumentError
-
         try:
             instrument = Instrument(
                 symbol=str(args["symbol"]),
@@ -508,10 +501,8 @@ class Venue:
         if not isinstance(order_id, int):
             raise AdminError("order id must be an integer")
         view = self.engine.order(OrderId(order_id))
-        live = view is not None and any(  # engine.order() also answers finished orders
-            v.spec.order_id == order_id for v in self.engine.live_orders(symbol=view.spec.symbol)
-        )
-        if view is None or not live:
+        # engine.order() also answers orders that finished since the last EndOfDay
+        if view is None or view.status not in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
             raise AdminError(f"no live order {order_id}")
         events = self.submit(
             CancelOrder(
@@ -524,7 +515,7 @@ class Venue:
             )
         )
         await self.commit()
-        if not any(type(ev).__name__ == "OrderCancelled" for ev in events):
+        if not any(isinstance(ev, OrderCancelled) for ev in events):
             raise AdminError(f"order {order_id} could not be cancelled")
         return f"order {order_id} cancelled"
 
