@@ -62,6 +62,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """utime + stime of the live child processes of ``pid`` (the SQLite writer)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 async def create_pg_database() -> str:
     import asyncpg
 
@@ -154,14 +168,15 @@ def sim_config(vp: VenueProcess, **options: Any) -> SimConfig:
 
 
 async def measure(vp: VenueProcess, config: SimConfig) -> dict[str, Any]:
-    marks: dict[str, tuple[float, float]] = {}
+    marks: dict[str, tuple[float, float, float]] = {}
 
     def on_window(what: str) -> None:
-        marks[what] = (time.perf_counter(), cpu_seconds(vp.pid))
+        marks[what] = (time.perf_counter(), cpu_seconds(vp.pid), children_cpu_seconds(vp.pid))
 
     summary = await Simulation(config, on_window=on_window).run()
-    (t0, c0), (t1, c1) = marks["start"], marks["stop"]
+    (t0, c0, w0), (t1, c1, w1) = marks["start"], marks["stop"]
     summary["venue_cpu_pct"] = round(100.0 * (c1 - c0) / (t1 - t0), 1)
+    summary["writer_cpu_pct"] = round(100.0 * (w1 - w0) / (t1 - t0), 1)
     return summary
 
 
@@ -275,15 +290,16 @@ def main() -> None:
                 print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
                       f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
                       f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
-                      f"venue {s['venue_cpu_pct']:.0f}% gen {s['generator_cpu_pct']:.0f}% "
+                      f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
+                      f"gen {s['generator_cpu_pct']:.0f}% "
                       f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
                 if args.json:
                     print(json.dumps(s), flush=True)
     if rows:
         print()
         print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
-              "| venue CPU | generator CPU |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+              "| venue CPU | writer CPU | generator CPU |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in rows:
             lat = s["latency_ms"]["new_order"]
             load = (f"closed W={s['in_flight']}x{len(s['sessions'])}" if s["load"] == "closed"
@@ -291,7 +307,7 @@ def main() -> None:
             print(f"| {load} | {s['store']} | {'on' if s['mqtt'] else 'off'} "
                   f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
                   f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
-                  f"| {s['generator_cpu_pct']:.0f}% |")
+                  f"| {s['writer_cpu_pct']:.0f}% | {s['generator_cpu_pct']:.0f}% |")
     if args.restart:
         for store in args.restart_stores.split(","):
             root = Path(tempfile.mkdtemp(prefix="venue-bench-"))

@@ -10,7 +10,9 @@ a caller arriving while a transaction is in flight joins the next one.
 
 SQLite (``sqlite+aiosqlite:///path``, the default) runs in WAL mode with
 ``synchronous=FULL``: a returned commit has been fsynced, so it survives power loss as
-well as a killed process. PostgreSQL (``postgresql+asyncpg://...``) uses the same code.
+well as a killed process; the batch writes run in a writer process of the store
+(:mod:`venue.store.writer`), reads through SQLAlchemy. PostgreSQL
+(``postgresql+asyncpg://...``) uses the same code, with the batch as one statement.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from venue.store.rows import (
     event_keys,
     instrument_row,
 )
+from venue.store.writer import WriterLost, WriterProcess, write_batch
 from venue.types import OrdStatus, Price, TradingStatus
 
 if TYPE_CHECKING:
@@ -158,21 +161,14 @@ def _sqlite_sql() -> dict[str, str]:
 
 _SQLITE = _sqlite_sql()
 
-
-def _sqlite_run(db: sqlite3.Connection, plan: list[tuple[str, list[Any]]]) -> None:
-    """In the aiosqlite worker thread: a whole batch as one transaction, BEGIN, every
-    statement and COMMIT (which returns once the WAL is fsynced); ROLLBACK on failure."""
-    if db.in_transaction:  # never expected: a connection is returned outside a transaction
-        db.rollback()
-    db.execute("BEGIN")
-    try:
-        for sql, params in plan:
-            db.executemany(sql, params)
-        db.commit()
-    except BaseException:
-        if db.in_transaction:
-            db.rollback()
-        raise
+_SQLITE_REPLAY = {
+    name: sql.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
+    for name, sql in _SQLITE.items()
+    if name in ("commands", "events", "trades")
+}
+"""The journal inserts for a batch that may already be committed: the writer process died
+or its answer was lost after it sent COMMIT. The retried rows are the same rows, so the ones
+already there are skipped instead of failing the batch on its primary keys."""
 
 
 def _pg_type(table: Table, column: str) -> str:
@@ -257,7 +253,7 @@ def make_engine(
                 raise StoreUnavailable(f"{url}: cannot create {folder}: {exc.strerror}") from exc
         # No pool reset on return (a ROLLBACK, i.e. one more hop into the aiosqlite thread
         # per checkout): SQLAlchemy connections end their own transactions, and the store's
-        # direct write path (_sqlite_run) ends its own with COMMIT or ROLLBACK.
+        # direct write path (writer.write_batch) ends its own with COMMIT or ROLLBACK.
         engine = create_async_engine(sa_url, pool_reset_on_return=None)
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -425,6 +421,8 @@ class Store:
         self._pg = dialect == "postgresql"
         self._pg_sql: dict[tuple[str, ...], str] = {}
         self._checkpointer: Checkpointer | None = None  # SQLite file: WAL checkpoints
+        self._writer: WriterProcess | None = None  # SQLite file: the batch writes
+        self._outcome_unknown = False  # the last batch may be committed (writer lost)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -473,6 +471,16 @@ class Store:
         store = cls(engine)
         if db_file is not None:
             store._checkpointer = Checkpointer(db_file).start()
+        sqlite_path = _sqlite_file(url)
+        if sqlite_path is not None:
+            pragmas = [
+                "PRAGMA journal_mode=WAL",
+                f"PRAGMA synchronous={sqlite_synchronous}",
+                "PRAGMA busy_timeout=10000",
+            ]
+            if db_file is not None:
+                pragmas.append("PRAGMA wal_autocheckpoint=0")
+            store._writer = WriterProcess(str(sqlite_path), pragmas)
         return store
 
     async def close(self) -> None:
@@ -491,12 +499,20 @@ class Store:
             checkpointer, self._checkpointer = self._checkpointer, None
             if checkpointer is not None:
                 await asyncio.to_thread(checkpointer.stop)
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                await writer.close()
             await self._engine.dispose()
 
     @property
     def checkpointer(self) -> Checkpointer | None:
         """The background WAL checkpointer (SQLite file), None otherwise or once closed."""
         return self._checkpointer
+
+    @property
+    def writer(self) -> WriterProcess | None:
+        """The SQLite writer process's handle (SQLite file), None otherwise or once closed."""
+        return self._writer
 
     @property
     def engine(self) -> AsyncEngine:
@@ -634,16 +650,16 @@ class Store:
     #
     # The hot path bypasses SQLAlchemy statement compilation and per-row parameter
     # processing: rows are tuples (rows.build_tuples) bound to fixed SQL.
-    # SQLite: the whole batch is ONE call into the aiosqlite worker thread (BEGIN, every
-    # executemany and COMMIT there, ROLLBACK on failure; no SQLAlchemy transaction and no
-    # pool reset, so no other hop into that thread).
+    # SQLite file: the whole batch goes to the writer process (venue/store/writer.py), which
+    # runs BEGIN, every executemany and COMMIT on its own core and GIL. SQLite without a
+    # file (":memory:", URIs): ONE call into the aiosqlite worker thread doing the same.
     # PostgreSQL: the whole batch is ONE statement (data-modifying CTEs over unnest()ed
     # arrays), i.e. one round trip, atomic on its own (SQLAlchemy's transaction sends no
     # BEGIN/COMMIT when the driver connection is used directly); a session reset adds a
     # DELETE before it in an explicit transaction. A connection that fails is invalidated.
 
     def _sqlite_plan(self, batch: _Batch, rows: TupleRows) -> list[tuple[str, list[Any]]]:
-        q = _SQLITE
+        q = {**_SQLITE, **_SQLITE_REPLAY} if self._outcome_unknown else _SQLITE
         plan: list[tuple[str, list[Any]]] = []
         if rows.commands:
             plan.append((q["commands"], rows.commands))
@@ -678,6 +694,14 @@ class Store:
 
     async def _write_sqlite(self, batch: _Batch, rows: TupleRows) -> None:
         plan = self._sqlite_plan(batch, rows)
+        if self._writer is not None:
+            try:
+                await self._writer.write(plan)
+            except WriterLost:
+                self._outcome_unknown = True
+                raise
+            self._outcome_unknown = False
+            return
         async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
@@ -689,7 +713,7 @@ class Store:
                         await conn.exec_driver_sql(sql, params)
                 return
             try:
-                await run(_sqlite_run, db, plan)
+                await run(write_batch, db, plan)
             except BaseException as exc:
                 if not isinstance(exc, sqlite3.IntegrityError):
                     await conn.invalidate()  # SQLAlchemy did not see the error: drop it here

@@ -18,15 +18,27 @@ from venue.store.models import CommandRow, FixMessageRow
 T0 = 1_700_000_000_000_000_000
 
 
-def count_transactions(store: Store) -> list[int]:
-    """A one-element list counting COMMITs on the store's engine."""
-    counter = [0]
+class Transactions:
+    """Counts the transactions the store commits from now on: SQLite's writer process is
+    asked which transactions it ran (its frames), PostgreSQL's through SQLAlchemy's event."""
 
-    def on_commit(_conn: Any) -> None:
-        counter[0] += 1
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pg = 0
+        if store.writer is None:
+            event.listen(store.engine.sync_engine, "commit", self._on_commit)
+        self.sqlite_base = store.writer.batches if store.writer is not None else 0
 
-    event.listen(store.engine.sync_engine, "commit", on_commit)
-    return counter
+    def _on_commit(self, _conn: Any) -> None:
+        self.pg += 1
+
+    def __getitem__(self, _index: int) -> int:
+        writer = self.store.writer
+        return self.pg if writer is None else writer.batches - self.sqlite_base
+
+
+def count_transactions(store: Store) -> Transactions:
+    return Transactions(store)
 
 
 async def stored_commands(store: Store) -> list[int]:
@@ -90,16 +102,20 @@ async def test_commit_after_close_is_an_error(db_url: str) -> None:
 # --- database down ------------------------------------------------------------------------
 
 
-def _sqlite_full(store: Store) -> Any:
-    """Make every new SQLite connection unable to grow the file (SQLITE_FULL)."""
+_FULL = "PRAGMA max_page_count=1"  # clamps to the current size: the file cannot grow
 
-    def limit(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA max_page_count=1")  # clamps to the current size
-        cursor.close()
 
-    event.listen(store.engine.sync_engine, "connect", limit)
-    return limit
+async def _sqlite_full(store: Store, full: bool) -> None:
+    """Make the writer's connection unable to grow the file (SQLITE_FULL), or able again.
+
+    The writer process is restarted, so its new connection runs the pragmas."""
+    writer = store.writer
+    assert writer is not None
+    if full:
+        writer.pragmas.append(_FULL)
+    else:
+        writer.pragmas.remove(_FULL)
+    await writer.close()
 
 
 async def test_database_down_raises_unavailable_and_keeps_the_buffer(
@@ -109,8 +125,7 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
     await store.commit()
 
     if store.dialect == "sqlite":
-        limit = _sqlite_full(store)
-        await store.engine.dispose()
+        await _sqlite_full(store, True)
     else:
         await allow_connections(db_url, allow=False)
 
@@ -131,8 +146,7 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
     assert store.pending
 
     if store.dialect == "sqlite":
-        event.remove(store.engine.sync_engine, "connect", limit)
-        await store.engine.dispose()
+        await _sqlite_full(store, False)
     else:
         await allow_connections(db_url, allow=True)
 
@@ -152,6 +166,8 @@ async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> N
         folder = Path(make_url(db_url).database or "").parent
         away = folder.with_name(folder.name + ".away")
         await store.engine.dispose()
+        if store.writer is not None:
+            await store.writer.close()
         folder.rename(away)
     else:
         await allow_connections(db_url, allow=False)

@@ -133,7 +133,9 @@ async def test_recovery_rebuilds_the_same_engine(db_url: str, with_snapshot: boo
         await store.write_snapshot(cmd_no, engine.snapshot())
     cmd_no = run(store, engine, cmds[400:], cmd_no + 1)
     await store.commit()
-    await store.engine.dispose()  # "crash": no clean-shutdown snapshot
+    if store.writer is not None:  # "crash": no clean-shutdown snapshot
+        await store.writer.close()
+    await store.engine.dispose()
 
     store = await Store.open(db_url, create=False)
     try:

@@ -1,0 +1,135 @@
+"""The SQLite writer process: it dies, it loses an answer, it is not left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from venue.commands import AddInstrument, NewOrder
+from venue.engine import MatchingEngine
+from venue.instruments import Instrument
+from venue.store import Store, StoreUnavailable
+from venue.store.models import CommandRow, EventRow, OrderRow
+from venue.types import OrdType, Price, Qty, Side
+
+T0 = 1_700_000_000_000_000_000
+
+
+def journal_orders(store: Store, engine: MatchingEngine, first_cmd_no: int, n: int) -> None:
+    """Journal ``n`` resting buy orders (AddInstrument first when the book is new)."""
+    cmd_no = first_cmd_no
+    if engine.instrument("AAPL") is None:
+        add = AddInstrument(T0, Instrument("AAPL", Decimal("0.01")))
+        store.journal(cmd_no, add, engine.handle(add))
+        cmd_no += 1
+    for i in range(n):
+        cmd = NewOrder(
+            T0 + cmd_no, "FIRM", f"C{cmd_no}", "AAPL", Side.BUY, OrdType.LIMIT, Qty(100),
+            Price(1000 - i % 50),
+        )  # fmt: skip
+        store.journal(cmd_no, cmd, engine.handle(cmd))
+        cmd_no += 1
+    store.fix_message("S", first_cmd_no, b"8=FIX.4.4\x01...")
+
+
+async def counts(store: Store) -> tuple[int, int, int]:
+    async with store.engine.connect() as conn:
+        return (
+            await conn.scalar(select(func.count()).select_from(CommandRow)) or 0,
+            await conn.scalar(select(func.count()).select_from(EventRow)) or 0,
+            await conn.scalar(select(func.count()).select_from(OrderRow)) or 0,
+        )
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> Store:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
+    yield store
+    await store.close()
+
+
+async def test_a_writer_killed_between_batches_is_replaced(sqlite_store: Store) -> None:
+    store, engine = sqlite_store, MatchingEngine()
+    journal_orders(store, engine, 1, 10)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    first_pid = writer.pid
+
+    os.kill(first_pid, signal.SIGKILL)
+    await asyncio.sleep(0.2)
+    journal_orders(store, engine, 12, 10)
+    await store.commit()  # nothing was in flight: a new writer process takes the batch
+    assert writer.pid not in (None, first_pid)
+    assert not store.pending
+    assert await counts(store) == (21, 21, 20)
+
+
+async def test_a_writer_killed_inside_a_batch_fails_the_commit_then_the_retry_stores_it(
+    sqlite_store: Store,
+) -> None:
+    store, engine = sqlite_store, MatchingEngine()
+    journal_orders(store, engine, 1, 10)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    os.kill(writer.pid, signal.SIGSTOP)  # the batch waits in its socket
+    journal_orders(store, engine, 12, 10)
+    commit = asyncio.create_task(store.commit())
+    await asyncio.sleep(0.1)
+    os.kill(writer.pid, signal.SIGKILL)
+    with pytest.raises(StoreUnavailable, match="writer process lost"):
+        await commit
+    assert store.pending
+    await store.commit()
+    assert not store.pending
+    assert await counts(store) == (21, 21, 20)
+
+
+async def test_a_batch_committed_whose_answer_was_lost_is_stored_once(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The writer commits and dies before answering: the venue cannot know, retries the
+    same rows, and they are there exactly once."""
+    store, engine = sqlite_store, MatchingEngine()
+    journal_orders(store, engine, 1, 5)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+
+    # What the writer would have committed before dying: the same rows, through a second
+    # store on the same file (its own writer), while this store's writer is stopped.
+    twin_engine = MatchingEngine.restore(engine.snapshot())
+    twin = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
+    try:
+        os.kill(writer.pid, signal.SIGSTOP)
+        journal_orders(store, engine, 7, 5)
+        commit = asyncio.create_task(store.commit())
+        journal_orders(twin, twin_engine, 7, 5)
+        await twin.commit()
+    finally:
+        await twin.close()
+    os.kill(writer.pid, signal.SIGKILL)
+    with pytest.raises(StoreUnavailable):
+        await commit
+    await store.commit()  # the same batch again: already there, skipped, not a conflict
+    assert not store.pending
+    assert await counts(store) == (11, 11, 10)
+
+
+async def test_the_writer_ends_with_the_store(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
+    journal_orders(store, MatchingEngine(), 1, 3)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    pid = writer.pid
+    await store.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -1,0 +1,214 @@
+"""The SQLite writer process: the group commit's inserts, COMMIT and fsync on another core.
+
+Why a process. The batch write is CPU work in SQLite (B-tree inserts, WAL page writes)
+plus an fsync. In a thread of the venue it competes with the event loop for the GIL: the
+sqlite3 module releases the GIL around every statement step and must take it back for the
+next row, and while the loop is busy that hand-back waits for the interpreter's switch
+interval, so a commit stretched to several milliseconds under load, and every
+ExecutionReport waits for a commit (journal before acknowledge). A process of its own has
+its own GIL: the venue only packs the rows (``marshal``, a C call) and awaits the answer
+on a socket, which wakes its event loop through epoll.
+
+Protocol on a Unix socket pair, both ways frames of a 4-byte big-endian length and a
+``marshal`` body. Request: ``(statements, pragmas)`` where ``statements`` is a list of
+``(sql, rows)`` executed as one transaction (BEGIN, ``executemany`` each, COMMIT; ROLLBACK
+on failure). Answer: ``None`` when committed, else ``(error class name, message)``; the
+venue rebuilds the ``sqlite3`` exception so that one classification serves both paths.
+``pragmas`` are statements run once on every (re)opened connection. After a failed batch
+the connection is closed and the next batch opens a fresh one (as SQLAlchemy invalidates
+a failed connection). The process ends at end of input.
+
+This module imports only the standard library: it is started as a script
+(``python writer.py DATABASE``), not through the venue package, so it starts in
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import marshal
+import os
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+from typing import Any
+
+_LENGTH = struct.Struct(">I")
+_SCRIPT = os.path.abspath(__file__)
+
+Statements = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def read_frame(sock: socket.socket) -> bytes | None:
+    """One frame's body, or None at end of input."""
+    head = _recv_exactly(sock, _LENGTH.size)
+    if head is None:
+        return None
+    (size,) = _LENGTH.unpack(head)
+    body = _recv_exactly(sock, size)
+    if body is None:
+        raise EOFError("connection closed inside a frame")
+    return body
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            if left == size:
+                return None
+            raise EOFError("connection closed inside a frame")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def frame(body: bytes) -> bytes:
+    return _LENGTH.pack(len(body)) + body
+
+
+def _connect(database: str, pragmas: list[str]) -> sqlite3.Connection:
+    db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    try:
+        for pragma in pragmas:
+            db.execute(pragma)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def write_batch(db: sqlite3.Connection, statements: Statements) -> None:
+    """One transaction: BEGIN, every statement, COMMIT (fsynced with synchronous=FULL)."""
+    if db.in_transaction:
+        db.rollback()
+    db.execute("BEGIN")
+    try:
+        for sql, rows in statements:
+            db.executemany(sql, rows)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
+
+
+def serve(sock: socket.socket, database: str) -> None:
+    """Answer batches until the venue closes its end."""
+    db: sqlite3.Connection | None = None
+    while True:
+        body = read_frame(sock)
+        if body is None:
+            break
+        statements, pragmas = marshal.loads(body)
+        answer: tuple[str, str] | None = None
+        try:
+            if db is None:
+                db = _connect(database, pragmas)
+            write_batch(db, statements)
+        except sqlite3.Error as exc:
+            answer = (type(exc).__name__, str(exc))
+            if not isinstance(exc, sqlite3.IntegrityError) and db is not None:
+                db.close()
+                db = None
+        sock.sendall(frame(marshal.dumps(answer)))
+    if db is not None:
+        db.close()
+
+
+class WriterLost(sqlite3.OperationalError):
+    """The writer process died or stopped answering: the batch may or may not be committed."""
+
+
+class WriterProcess:
+    """The venue's end: starts the writer process and sends it batches, one at a time."""
+
+    def __init__(self, database: str, pragmas: list[str]) -> None:
+        self.database = database
+        self.pragmas = pragmas
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self.batches = 0  # transactions committed
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    async def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", _SCRIPT, self.database, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in a terminal reaches the venue alone
+            )
+        finally:
+            theirs.close()
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+
+    async def write(self, statements: Statements) -> None:
+        """Commit ``statements`` as one transaction; raise the sqlite3 error on failure.
+
+        A writer that dies before answering raises :class:`WriterLost` and is replaced at
+        the next call.
+        """
+        if self._writer is None or self._proc is None or self._proc.poll() is not None:
+            await self.close()
+            await self.start()
+        assert self._reader is not None and self._writer is not None
+        try:
+            self._writer.write(frame(marshal.dumps((statements, self.pragmas))))
+            head = await self._reader.readexactly(_LENGTH.size)
+            answer = marshal.loads(await self._reader.readexactly(_LENGTH.unpack(head)[0]))
+        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
+            await self.close()
+            raise WriterLost(f"SQLite writer process lost: {exc!r}") from exc
+        except BaseException:
+            await self.close()  # cancelled mid-answer: the stream is out of step
+            raise
+        if answer is None:
+            self.batches += 1
+        else:
+            name, message = answer
+            cls = getattr(sqlite3, name, sqlite3.OperationalError)
+            if not (isinstance(cls, type) and issubclass(cls, sqlite3.Error)):
+                cls = sqlite3.OperationalError
+            raise cls(message)
+
+    async def close(self) -> None:
+        """End the process (it finishes the batch in hand first)."""
+        writer, proc = self._writer, self._proc
+        self._writer = self._reader = None
+        self._proc = None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        if proc is not None:
+            try:
+                await asyncio.to_thread(proc.wait, 10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+
+
+def main() -> None:
+    database, fd = sys.argv[1], int(sys.argv[2])
+    sock = socket.socket(fileno=fd)
+    try:
+        serve(sock, database)
+    except (EOFError, ConnectionError, KeyboardInterrupt):
+        pass
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    main()
