@@ -13,8 +13,8 @@ buffered and :meth:`FileLog.flush` is called by the acceptor's timer tick and on
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Protocol
@@ -36,9 +36,25 @@ def printable(raw: bytes) -> str:
     return mask(raw).replace(b"\x01", b"|").decode("latin-1")
 
 
-def _stamp(now_ns: int) -> str:
-    t = dt.datetime.fromtimestamp(now_ns // 1000 / 1_000_000, dt.UTC)
-    return t.strftime("%Y%m%d-%H:%M:%S.%f")
+class _Stamper:
+    """UTC ``YYYYMMDD-HH:MM:SS.ffffff`` stamps; the seconds part is formatted once a second
+    (every message in and out is stamped: this is on the hot path)."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, now_ns: int) -> str:
+        second, micros = divmod(now_ns // 1000, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
+        return f"{self._text}.{micros:06d}"
+
+
+_stamp = _Stamper()
 
 
 class Log(Protocol):

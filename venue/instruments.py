@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,6 +31,41 @@ COLUMNS = (
     "status",
     "description",
 )
+
+
+# Price conversions are on the FIX hot path (every order in, every ExecutionReport out) and
+# Decimal arithmetic costs microseconds; a venue sees the same few thousand prices over and
+# over, so the results are cached per (tick size, value).
+
+
+@lru_cache(maxsize=64)
+def _decimals(tick_size: Decimal) -> int:
+    exponent = tick_size.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+@lru_cache(maxsize=1 << 16)
+def _price_text(tick_size: Decimal, ticks: int) -> str:
+    return f"{(tick_size * ticks).quantize(Decimal(1).scaleb(-_decimals(tick_size))):f}"
+
+
+def _ticks(tick_size: Decimal, price: Decimal | str) -> Price:
+    try:
+        value = Decimal(price)
+    except (InvalidOperation, TypeError) as exc:
+        raise PriceError(f"{price!r} is not a decimal price") from exc
+    if not value.is_finite():
+        raise PriceError(f"{price!r} is not a finite price")
+    ticks, remainder = divmod(value, tick_size)
+    if remainder != 0:
+        raise PriceError(f"price {value} is not a multiple of tick size {tick_size}")
+    return Price(int(ticks))
+
+
+@lru_cache(maxsize=1 << 16)
+def _ticks_of_text(tick_size: Decimal, price: str) -> Price:
+    return _ticks(tick_size, price)  # a PriceError is raised again each time, not cached
 
 
 class InstrumentError(ValueError):
@@ -67,29 +103,20 @@ class Instrument:
     @property
     def price_decimals(self) -> int:
         """Digits after the decimal point needed to print any price of this instrument."""
-        exponent = self.tick_size.normalize().as_tuple().exponent
-        assert isinstance(exponent, int)
-        return max(0, -exponent)
+        return _decimals(self.tick_size)
 
     def to_ticks(self, price: Decimal | str) -> Price:
         """Convert a decimal price to ticks; raises PriceError when off tick."""
-        try:
-            value = Decimal(price)
-        except (InvalidOperation, TypeError) as exc:
-            raise PriceError(f"{price!r} is not a decimal price") from exc
-        if not value.is_finite():
-            raise PriceError(f"{price!r} is not a finite price")
-        ticks, remainder = divmod(value, self.tick_size)
-        if remainder != 0:
-            raise PriceError(f"price {value} is not a multiple of tick size {self.tick_size}")
-        return Price(int(ticks))
+        if type(price) is str:
+            return _ticks_of_text(self.tick_size, price)
+        return _ticks(self.tick_size, price)
 
     def to_decimal(self, ticks: int) -> Decimal:
-        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+        return Decimal(_price_text(self.tick_size, ticks))
 
     def format_price(self, ticks: int) -> str:
         """The price as a decimal string with the instrument's precision (no float noise)."""
-        return f"{self.to_decimal(ticks):f}"
+        return _price_text(self.tick_size, ticks)
 
     def check_qty(self, qty: Qty) -> str | None:
         """Return why ``qty`` is not acceptable for an order, or None."""

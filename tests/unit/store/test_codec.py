@@ -290,6 +290,27 @@ def test_missing_member_takes_the_default() -> None:
     assert decode_command(json.dumps(data)) == NEW_MIN
 
 
+def test_integers_beyond_64_bits_stay_exact() -> None:
+    """A NewOrder may carry any quantity the FIX layer parsed; the journal keeps it exact."""
+    huge = replace(NEW_MIN, qty=Qty(10**30 + 1), ts_ns=2**63 + 5)
+    payload = encode_command(huge)
+    assert '"qty":1000000000000000000000000000001' in payload
+    assert decode_command(payload) == huge
+    assert type(decode_command(payload).qty) is int
+
+
+def test_a_member_of_the_wrong_shape_is_refused_not_misread() -> None:
+    data = json.loads(encode_command(NEW_MIN))
+    data["side"] = "Buy"  # not a FIX value
+    with pytest.raises(CodecError):
+        decode_command(json.dumps(data))
+    data = json.loads(encode_command(NEW_MIN))
+    data.pop("stp_mode")
+    data["stp_mod"] = "None"  # misspelt: as many members, but one unknown
+    with pytest.raises(CodecError, match="unknown member"):
+        decode_command(json.dumps(data))
+
+
 @pytest.mark.parametrize(
     "payload",
     [
