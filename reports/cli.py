@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,7 +25,9 @@ from rich.progress import (
 )
 
 from reports.day import DayError, zone
-from reports.eod import ReportError, ReportResult, build_report_async, latest_day
+
+if TYPE_CHECKING:
+    from reports.eod import ReportResult
 
 DEFAULT_DB = "sqlite+aiosqlite:///var/venue.db"  # `venue run` default store
 DEFAULT_OUT = Path("reports_out")
@@ -71,6 +73,8 @@ def eod(
         zone(tz)
     except DayError as exc:
         raise _fail(str(exc)) from None
+    from reports.eod import ReportError  # pandas and plotly: imported when a report is built
+
     try:
         result = asyncio.run(_run(db, None if day is None else day.date(), out, tz, quiet))
     except ReportError as exc:
@@ -81,6 +85,8 @@ def eod(
 
 
 async def _run(db: str, day: date | None, out: Path, tz: str, quiet: bool) -> ReportResult:
+    from reports.eod import build_report_async, latest_day
+
     if day is None:
         day = await latest_day(db, tz)
     console = Console(stderr=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import csv
 import re
-from functools import lru_cache
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 
 from venue.types import Price, Qty, TradingStatus

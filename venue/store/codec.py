@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -303,7 +302,6 @@ class _Shape:
 
 
 _std_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_BIG_INT = re.compile(r"\d{20}")  # 20 digits or more: possibly beyond 64 bits
 
 
 def _dumps(obj: Any) -> str:
@@ -320,11 +318,28 @@ def _dumps(obj: Any) -> str:
 
 
 def _json_loads(payload: str | bytes) -> Any:
-    """orjson's parser, except where an integer may exceed 64 bits: orjson would read it as
-    a float, so the standard parser, which keeps it exact, reads that payload."""
-    if _BIG_INT.search(payload if isinstance(payload, str) else payload.decode("utf-8", "replace")):
+    """orjson's parser, except for a payload with an integer beyond 64 bits: orjson reads it
+    as a float, and the venue writes no floats, so a float means the standard parser, which
+    keeps the integer exact, must read that payload."""
+    data = orjson.loads(payload)
+    if _has_float(data):
         return json.loads(payload)
-    return orjson.loads(payload)
+    return data
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) in _CONTAINERS_OR_FLOAT and _has_float(item):
+                return True
+        return False
+    if kind is list:
+        return any(_has_float(item) for item in value)
+    return kind is float
+
+
+_CONTAINERS_OR_FLOAT = (dict, list, float)
 
 
 def command_kind(cmd: Command) -> str:
