@@ -328,18 +328,13 @@ def _json_loads(payload: str | bytes) -> Any:
 
 
 def _has_float(value: Any) -> bool:
-    kind = type(value)
-    if kind is dict:
-        for item in value.values():
-            if type(item) in _CONTAINERS_OR_FLOAT and _has_float(item):
-                return True
-        return False
-    if kind is list:
-        return any(_has_float(item) for item in value)
-    return kind is float
-
-
-_CONTAINERS_OR_FLOAT = (dict, list, float)
+    values = value.values() if type(value) is dict else value
+    kinds = set(map(type, values))
+    if float in kinds:
+        return True
+    if dict in kinds or list in kinds:
+        return any(_has_float(v) for v in values if type(v) is dict or type(v) is list)
+    return False
 
 
 def command_kind(cmd: Command) -> str:
