@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from venue.events import OrderSpec
 from venue.instruments import Instrument
-from venue.types import OrdStatus, TradingStatus
+from venue.types import OrdStatus, Side, TradingStatus
 
 MAX_KEY = 1 << 62
 """A bound no price key reaches: market orders cross every level."""
@@ -43,47 +43,56 @@ MAX_KEY = 1 << 62
 class LiveOrder:
     """The mutable state of one order, from acceptance until it is done.
 
-    ``leaves`` is ``spec.qty - cum`` while live. ``visible`` is the displayed part of
-    ``leaves`` (the iceberg slice; ``leaves`` itself for a plain order). ``key`` is the
-    book key of its limit price (0 for market orders and untriggered stops).
+    ``leaves`` is what is left to fill (``spec.qty - cum``); it keeps its last value once
+    the order is done (a cancelled order's unfilled quantity). ``visible`` is the displayed
+    part of ``leaves`` (the iceberg slice; ``leaves`` itself for a plain order). ``level``
+    is the price level it rests at (None when not resting). ``status`` is set when the
+    order is ``done``: its final status.
+
+    There is no ``__init__``: :meth:`accept` builds one, and the engine's hot path sets the
+    same slots inline (calling a class without ``__init__`` and setting its slots is the
+    cheapest way CPython 3.11 has to build an object). Derived values are properties
+    (``cum``, ``is_buy``), so that a new order stores as little as possible.
     """
 
-    __slots__ = (
-        "book",
-        "cum",
-        "display",
-        "done",
-        "is_buy",
-        "key",
-        "leaves",
-        "level",
-        "notional",
-        "spec",
-        "status",
-        "triggered",
-        "visible",
-    )
+    __slots__ = ("done", "leaves", "level", "notional", "spec", "status", "triggered", "visible")
 
-    def __init__(self, spec: OrderSpec, book: OrderBook, is_buy: bool) -> None:
-        self.spec = spec
-        self.book = book
-        self.is_buy = is_buy
-        self.cum = 0
-        self.leaves: int = spec.qty
-        self.notional = 0
-        self.display: int = spec.display_qty or 0
-        self.visible = 0
-        self.key = 0
-        self.level: PriceLevel | None = None
-        self.done = False
-        self.status = OrdStatus.NEW  # final status once done
-        self.triggered = False
+    spec: OrderSpec
+    leaves: int
+    notional: int
+    visible: int
+    level: PriceLevel | None
+    done: bool
+    status: OrdStatus  # set once done
+    triggered: bool
+
+    @classmethod
+    def accept(cls, spec: OrderSpec) -> LiveOrder:
+        """A just-accepted order: nothing filled, not resting yet."""
+        order = cls()
+        order.spec = spec
+        order.leaves = spec.qty
+        order.notional = 0
+        order.visible = 0
+        order.level = None
+        order.done = False
+        order.triggered = False
+        return order
+
+    @property
+    def cum(self) -> int:
+        """The filled quantity."""
+        return self.spec.qty - self.leaves
+
+    @property
+    def is_buy(self) -> bool:
+        return self.spec.side is Side.BUY
 
     @property
     def live_status(self) -> OrdStatus:
         if self.done:
             return self.status
-        return OrdStatus.PARTIALLY_FILLED if self.cum else OrdStatus.NEW
+        return OrdStatus.PARTIALLY_FILLED if self.leaves < self.spec.qty else OrdStatus.NEW
 
 
 class PriceLevel:
@@ -93,10 +102,11 @@ class PriceLevel:
     ``count`` is the number of live ones. Use :meth:`live` to read the queue.
     """
 
-    __slots__ = ("count", "key", "orders", "price", "qty")
+    __slots__ = ("count", "key", "orders", "price", "qty", "side")
 
-    def __init__(self, price: int, key: int) -> None:
-        self.price = price
+    def __init__(self, side: BookSide, key: int) -> None:
+        self.side = side
+        self.price = -key if side.is_buy else key
         self.key = key
         self.orders: deque[LiveOrder] = deque()
         self.count = 0
@@ -123,9 +133,8 @@ class BookSide:
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
 
-    def add(self, order: LiveOrder) -> None:
-        """Put ``order`` at the back of the queue at its price (``order.key``)."""
-        key = order.key
+    def add(self, order: LiveOrder, key: int) -> None:
+        """Put ``order`` at the back of the queue at ``key`` (its limit price, signed)."""
         level = self.levels.get(key)
         if level is None:
             level = self.new_level(key)
@@ -136,7 +145,7 @@ class BookSide:
 
     def new_level(self, key: int) -> PriceLevel:
         """Create the empty level for ``key`` (which has none yet)."""
-        level = PriceLevel(-key if self.is_buy else key, key)
+        level = PriceLevel(self, key)
         self.levels[key] = level
         insort(self.keys, key)
         return level

@@ -5,16 +5,20 @@ floats. ``MatchingEngine.handle`` is the only way its state changes, and the sam
 sequence always yields the same events, so the journal of commands replays to the same
 result and the engine can be property-tested. The rules are in specs/matching-engine.md.
 
-Performance notes (benchmarks/engine.py). The hot path avoids per-call ``isinstance``
-chains (dispatch on ``type(cmd)`` through a dict), keeps mutable order state in a
-``__slots__`` class (:class:`venue.book.LiveOrder`) and builds the frozen event
-dataclasses through :func:`_fast_constructor`, which is several times faster than a frozen
-dataclass ``__init__`` (that one pays an ``object.__setattr__`` call per field).
+Performance notes (benchmarks/engine.py; CPython 3.11 pays per bytecode and per object, so
+the hot paths are written to execute few of both). ``handle`` tests for the two common
+commands before dispatching on ``type(cmd)`` through a dict. Mutable order state lives in a
+``__slots__`` class without ``__init__`` (:class:`venue.book.LiveOrder`), storing nothing it
+can derive. The frozen event dataclasses are built from a mutable twin whose ``__class__``
+is switched once filled (:func:`_draft_class`), several times faster than a frozen
+dataclass ``__init__`` (which pays an ``object.__setattr__`` call per field); the hottest
+sites (OrderSpec, OrderAccepted, Fill, Trade, OrderCancelled) do it inline rather than
+through a constructor function (:func:`_fast_constructor`), which saves a call each.
 The common shapes take fast paths that skip work the general path needs: a plain limit or
 market order skips :meth:`MatchingEngine._validate_new` (whose rules it is known to pass),
-a non-crossing limit order rests without :meth:`MatchingEngine._activate`, a cancel by
-order id of a live order skips the lookup rules, and resting orders leave their level's
-queue lazily (see :mod:`venue.book`).
+a plain limit order rests, or trades and rests, without :meth:`MatchingEngine._activate`,
+a cancel by order id of a live or finished order skips the lookup rules, and resting orders
+leave their level's queue lazily (see :mod:`venue.book`).
 """
 
 from __future__ import annotations
@@ -79,32 +83,59 @@ __all__ = ["MatchingEngine"]
 T = TypeVar("T")
 
 
-def _fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """Return a positional constructor for a frozen slots dataclass that skips the frozen
-    ``__setattr__``: it fills a twin class with the same slot layout and then switches the
-    instance's ``__class__``. The result is an ordinary, immutable ``cls`` instance, equal
-    to ``cls(*args)``. Falls back to ``cls`` if the interpreter refuses the switch."""
+def _draft_class(cls: type) -> Any:
+    """A mutable twin of the frozen slots dataclass ``cls``, to build its instances fast.
+
+    Building a frozen dataclass through its ``__init__`` pays an ``object.__setattr__``
+    call per field. Instead the engine instantiates this twin (no ``__init__``), sets its
+    slots with plain (specialised) attribute stores, then switches the instance's
+    ``__class__`` to ``cls``: the result is an ordinary immutable ``cls`` instance, equal
+    to ``cls(*fields)``. The twin is a subclass that adds no slots and restores the
+    generic ``__setattr__``, so CPython accepts the switch with its cheapest layout check
+    (same base layout) and specialises the stores. Checked once, at import.
+    """
     names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
-    args = ", ".join(names)
-    body = "".join(f"    self.{name} = {name}\n" for name in names)
-    source = f"def __init__(self, {args}):\n{body}    self.__class__ = _cls\n"
+    draft = type(
+        f"_{cls.__name__}Draft",
+        (cls,),
+        {
+            "__slots__": (),
+            "__init__": object.__init__,
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        },
+    )
+    probe = draft()
+    for value, name in enumerate(names):
+        setattr(probe, name, value)
+    probe.__class__ = cls
+    if type(probe) is not cls or probe != cls(*range(len(names))):  # pragma: no cover
+        raise RuntimeError(f"cannot build {cls.__name__} through a draft")
+    return draft
+
+
+def _fast_constructor(cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen slots dataclass, built on :func:`_draft_class`
+    (a plain function, several times faster than the dataclass ``__init__``). The hottest
+    call sites inline the same steps instead of calling it."""
+    names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+    body = "".join(f"    _o.{name} = {name}\n" for name in names)
+    source = (
+        f"def _new_{cls.__name__}({', '.join(names)}):\n"
+        f"    _o = _draft()\n{body}    _o.__class__ = _cls\n    return _o\n"
+    )
     namespace: dict[str, Any] = {}
-    exec(source, {"_cls": cls}, namespace)  # generated from slot names only
-    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": names, **namespace})
-    try:
-        probe = twin(*range(len(names)))
-    except TypeError:
-        return cls
-    if type(probe) is not cls:  # pragma: no cover - defensive
-        return cls
-    return twin
+    # Generated from slot names only.
+    exec(source, {"_draft": _draft_class(cls), "_cls": cls}, namespace)
+    build: Callable[..., T] = namespace[f"_new_{cls.__name__}"]
+    return build
 
 
-_new_spec = _fast_constructor(OrderSpec)
-_accepted = _fast_constructor(OrderAccepted)
-_fill = _fast_constructor(Fill)
-_trade = _fast_constructor(Trade)
-_cancelled = _fast_constructor(OrderCancelled)
+_SpecDraft = _draft_class(OrderSpec)
+_AcceptedDraft = _draft_class(OrderAccepted)
+_FillDraft = _draft_class(Fill)
+_TradeDraft = _draft_class(Trade)
+_CancelledDraft = _draft_class(OrderCancelled)
 _rejected = _fast_constructor(OrderRejected)
 _cancel_rejected = _fast_constructor(CancelRejected)
 
@@ -124,6 +155,8 @@ _CANCELED = OrdStatus.CANCELED
 _EXPIRED = OrdStatus.EXPIRED
 _R_REQUESTED = CancelReason.REQUESTED
 _R_SELF_TRADE = CancelReason.SELF_TRADE
+_TO_CANCEL = CxlRejResponseTo.CANCEL
+_TOO_LATE = CxlRejReason.TOO_LATE
 _STATUS_WORD = {status: status.name.lower() for status in OrdStatus}
 
 
@@ -183,6 +216,8 @@ class MatchingEngine:
             self._expire_gtd(cmd.ts_ns, out)
         if type(cmd) is NewOrder:
             self._on_new_order(cmd, out)
+        elif type(cmd) is CancelOrder:
+            self._on_cancel(cmd, out)
         else:
             self._dispatch[type(cmd)](cmd, out)
         return out
@@ -235,6 +270,19 @@ class MatchingEngine:
             and (symbol is None or order.spec.symbol == symbol)
         ]
 
+    def live_order_count(self) -> int:
+        """How many orders are live (resting or untriggered stops): no views built."""
+        return len(self._live)
+
+    def live_cl_ord_ids(self) -> list[tuple[str, str]]:
+        """(owner, ClOrdID) of every live order, without building views (start-up of a
+        venue holding many orders)."""
+        return [(owner, cl_ord_id) for owner, owned in self._by_clid.items() for cl_ord_id in owned]
+
+    def gtd_expiries(self) -> list[int]:
+        """Expire times of the live GTD orders, unordered."""
+        return [expire for expire, _oid, order in self._gtd if not order.done]
+
     def order(self, order_id: OrderId) -> OrderView | None:
         """The order's current view, live or finished since the last EndOfDay."""
         order = self._live.get(order_id) or self._done.get(order_id)
@@ -282,22 +330,24 @@ class MatchingEngine:
         for view in snapshot.orders:
             spec = view.spec
             book = engine._books[spec.symbol]
-            order = _order_from_view(view, book)
+            order = _order_from_view(view)
             restored.append(order)
             if spec.ord_type in (_STOP, _STOP_LIMIT) and not view.triggered:
                 book.push_stop(order)
             else:
                 limit = spec.price
                 assert limit is not None
-                order.key = -limit if order.is_buy else limit
-                (book.bids if order.is_buy else book.asks).add(order)
+                if order.is_buy:
+                    book.bids.add(order, -limit)
+                else:
+                    book.asks.add(order, limit)
             if spec.tif is _GTD and spec.expire_ns is not None:
                 heapq.heappush(engine._gtd, (spec.expire_ns, spec.order_id, order))
         for order in sorted(restored, key=lambda o: o.spec.order_id):
             engine._live[order.spec.order_id] = order
             engine._by_clid.setdefault(order.spec.owner, {})[order.spec.cl_ord_id] = order
         for view in snapshot.done_orders:
-            order = _order_from_view(view, engine._books[view.spec.symbol])
+            order = _order_from_view(view)
             order.done = True
             order.status = view.status
             engine._done[view.spec.order_id] = order
@@ -378,8 +428,9 @@ class MatchingEngine:
 
     def _on_new_order(self, cmd: NewOrder, out: list[Event]) -> None:
         symbol = cmd.symbol
-        book = self._books.get(symbol)
-        if book is None:
+        try:
+            book = self._books[symbol]  # cheaper than .get() when it is there
+        except KeyError:
             self._reject(cmd, RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}", out)
             return
         if book.halted:
@@ -393,6 +444,7 @@ class MatchingEngine:
         expire = cmd.expire_ns
         display = cmd.display_qty
         min_qty = cmd.min_qty
+        post_only = cmd.post_only
         # Fast acceptance test for the common shapes (plain LIMIT or MARKET, no extras);
         # anything else goes through the full rules, which also word the rejection.
         if not (
@@ -400,10 +452,9 @@ class MatchingEngine:
             and expire is None
             and display is None
             and min_qty is None
+            and not post_only
             and tif is not _GTD
-            and not cmd.post_only
-            and qty > 0
-            and book.min_qty <= qty <= book.qty_hi
+            and book.min_qty <= qty <= book.qty_hi  # min_qty >= 1 (Instrument checks)
             and not qty % book.lot
             and (
                 (ord_type is _LIMIT and price is not None and price > 0)
@@ -416,10 +467,11 @@ class MatchingEngine:
                 return
         owner = cmd.owner
         cl_ord_id = cmd.cl_ord_id
-        owned = self._by_clid.get(owner)
-        if owned is None:
+        try:
+            owned = self._by_clid[owner]
+        except KeyError:
             owned = self._by_clid[owner] = {}
-        elif cl_ord_id in owned:
+        if cl_ord_id in owned:
             self._reject(
                 cmd,
                 RejectReason.DUPLICATE_CL_ORD_ID,
@@ -442,7 +494,7 @@ class MatchingEngine:
                         out,
                     )
                     return
-            if cmd.post_only:
+            if post_only:
                 opp = book.asks if is_buy else book.bids
                 if opp.keys and opp.keys[0] <= (price if is_buy else -price):
                     self._reject(
@@ -455,32 +507,45 @@ class MatchingEngine:
         oid = self._next_oid
         self._next_oid = oid + 1
         ts = cmd.ts_ns
-        spec = _new_spec(
-            oid,
-            owner,
-            cl_ord_id,
-            cmd.account,
-            symbol,
-            side,
-            ord_type,
-            tif,
-            qty,
-            price,
-            stop,
-            expire,
-            display,
-            cmd.post_only,
-            min_qty,
-            cmd.stp_group,
-            cmd.stp_mode,
-            ts,
-        )
-        order = LiveOrder(spec, book, is_buy)
+        # The OrderSpec, OrderAccepted and LiveOrder are built inline (see _draft_class and
+        # LiveOrder.accept): this is the hottest path of the venue.
+        spec = _SpecDraft()
+        spec.order_id = oid
+        spec.owner = owner
+        spec.cl_ord_id = cl_ord_id
+        spec.account = cmd.account
+        spec.symbol = symbol
+        spec.side = side
+        spec.ord_type = ord_type
+        spec.tif = tif
+        spec.qty = qty
+        spec.price = price
+        spec.stop_price = stop
+        spec.expire_ns = expire
+        spec.display_qty = display
+        spec.post_only = post_only
+        spec.min_qty = min_qty
+        spec.stp_group = cmd.stp_group
+        spec.stp_mode = cmd.stp_mode
+        spec.entered_ns = ts
+        spec.__class__ = OrderSpec
+        order = LiveOrder()
+        order.spec = spec
+        order.leaves = qty
+        order.notional = 0
+        order.level = None
+        order.done = False
+        order.triggered = False
         self._live[oid] = order
         owned[cl_ord_id] = order
         seq = self._seq
         self._seq = seq + 1
-        out.append(_accepted(seq, ts, spec))
+        accepted = _AcceptedDraft()
+        accepted.seq = seq
+        accepted.ts_ns = ts
+        accepted.spec = spec
+        accepted.__class__ = OrderAccepted
+        out.append(accepted)
         if tif is _GTD:
             assert expire is not None
             heapq.heappush(self._gtd, (expire, oid, order))
@@ -499,7 +564,6 @@ class MatchingEngine:
                 if not opp_keys or opp_keys[0] > -key:
                     visible = display if display and display < qty else qty
                     order.visible = visible
-                    order.key = key
                     level = own.levels.get(key)
                     if level is None:
                         level = own.new_level(key)
@@ -508,10 +572,24 @@ class MatchingEngine:
                     level.qty += visible
                     order.level = level
                     return
+                # It crosses: trade, then rest the remainder (_activate without the rules
+                # that do not apply to a plain limit order).
+                order.visible = 0
+                last = book.last_price
+                self._match(order, book, book.asks if is_buy else book.bids, -key, ts, out)
+                if not order.done:
+                    leaves = order.leaves
+                    order.visible = display if display and display < leaves else leaves
+                    own.add(order, key)
+                if book.last_price != last and (book.buy_stops or book.sell_stops):
+                    self._run_stops(book, ts, out)
+                return
         elif ord_type is _STOP or ord_type is _STOP_LIMIT:
+            order.visible = 0
             book.push_stop(order)
             self._run_stops(book, ts, out)
             return
+        order.visible = 0
         last = book.last_price
         self._activate(order, book, ts, out, True)
         if book.last_price != last and (book.buy_stops or book.sell_stops):
@@ -526,7 +604,7 @@ class MatchingEngine:
         is not arriving.
         """
         spec = order.spec
-        is_buy = order.is_buy
+        is_buy = spec.side is _BUY
         price = spec.price
         if spec.ord_type is _MARKET or spec.ord_type is _STOP:
             bound = MAX_KEY
@@ -573,10 +651,9 @@ class MatchingEngine:
                 out,
             )
         else:
-            display = order.display
+            display = spec.display_qty
             order.visible = display if display and display < order.leaves else order.leaves
-            order.key = -bound  # own-side key of the limit price
-            (book.bids if is_buy else book.asks).add(order)
+            (book.bids if is_buy else book.asks).add(order, -bound)  # own-side key of the limit
 
     def _match(
         self,
@@ -591,19 +668,14 @@ class MatchingEngine:
         keys = opp.keys
         levels = opp.levels
         spec = order.spec
-        is_buy = order.is_buy
         aggressor = spec.side
+        is_buy = aggressor is _BUY
         symbol = spec.symbol
         group = spec.stp_group if spec.stp_mode is not _STP_NONE else ""
-        live = self._live
-        by_clid = self._by_clid
-        done = self._done
-        done_by_clid = self._done_by_clid
-        append = out.append
         seq = self._seq
         trade_id = self._next_trade
         leaves = order.leaves
-        cum = order.cum
+        cum = spec.qty - leaves
         notional = order.notional
         last = None
         while keys and keys[0] <= bound:
@@ -616,7 +688,7 @@ class MatchingEngine:
                     queue.popleft()
                     continue
                 if group and resting.spec.stp_group == group:
-                    order.leaves, order.cum, order.notional = leaves, cum, notional
+                    order.leaves, order.notional = leaves, notional
                     self._seq, self._next_trade = seq, trade_id
                     self._self_trade(order, resting, opp, ts, out)
                     seq, leaves = self._seq, order.leaves
@@ -630,20 +702,42 @@ class MatchingEngine:
                 leaves -= qty
                 cum += qty
                 notional += price * qty
-                r_cum = resting.cum + qty
+                rspec = resting.spec
                 r_leaves = resting.leaves - qty
+                r_cum = rspec.qty - r_leaves
                 r_notional = resting.notional + price * qty
-                resting.cum = r_cum
                 resting.leaves = r_leaves
                 resting.notional = r_notional
                 level.qty -= qty
-                rspec = resting.spec
-                r_fill = _fill(rspec, r_cum, r_leaves, r_notional)
-                a_fill = _fill(spec, cum, leaves, notional)
+                # Two Fills and the Trade, built inline (see _draft_class).
+                r_fill = _FillDraft()
+                r_fill.spec = rspec
+                r_fill.cum_qty = r_cum
+                r_fill.leaves_qty = r_leaves
+                r_fill.cum_notional = r_notional
+                r_fill.__class__ = Fill
+                a_fill = _FillDraft()
+                a_fill.spec = spec
+                a_fill.cum_qty = cum
+                a_fill.leaves_qty = leaves
+                a_fill.cum_notional = notional
+                a_fill.__class__ = Fill
+                trade = _TradeDraft()
+                trade.seq = seq
+                trade.ts_ns = ts
+                trade.trade_id = trade_id
+                trade.symbol = symbol
+                trade.price = price
+                trade.qty = qty
+                trade.aggressor = aggressor
                 if is_buy:
-                    append(_trade(seq, ts, trade_id, symbol, price, qty, aggressor, a_fill, r_fill))
+                    trade.buy = a_fill
+                    trade.sell = r_fill
                 else:
-                    append(_trade(seq, ts, trade_id, symbol, price, qty, aggressor, r_fill, a_fill))
+                    trade.buy = r_fill
+                    trade.sell = a_fill
+                trade.__class__ = Trade
+                out.append(trade)
                 seq += 1
                 trade_id += 1
                 last = price
@@ -655,18 +749,18 @@ class MatchingEngine:
                     resting.done = True
                     resting.status = _FILLED
                     resting.visible = 0
-                    del live[oid]
+                    del self._live[oid]
                     r_owner = rspec.owner
-                    del by_clid[r_owner][rspec.cl_ord_id]
-                    done[oid] = resting
-                    owned = done_by_clid.get(r_owner)
-                    if owned is None:
-                        done_by_clid[r_owner] = {rspec.cl_ord_id: resting}
-                    else:
-                        owned[rspec.cl_ord_id] = resting
+                    del self._by_clid[r_owner][rspec.cl_ord_id]
+                    self._done[oid] = resting
+                    try:
+                        self._done_by_clid[r_owner][rspec.cl_ord_id] = resting
+                    except KeyError:
+                        self._done_by_clid[r_owner] = {rspec.cl_ord_id: resting}
                 elif visible == qty:
                     # Iceberg slice consumed: refill at the back of the queue.
-                    refill = resting.display if resting.display < r_leaves else r_leaves
+                    display = rspec.display_qty or 0
+                    refill = display if display < r_leaves else r_leaves
                     resting.visible = refill
                     level.qty += refill
                     queue.popleft()
@@ -682,7 +776,6 @@ class MatchingEngine:
         self._seq = seq
         self._next_trade = trade_id
         order.leaves = leaves
-        order.cum = cum
         order.notional = notional
         if last is not None:
             book.last_price = last
@@ -690,15 +783,14 @@ class MatchingEngine:
             oid = spec.order_id
             order.done = True
             order.status = _FILLED
-            del live[oid]
+            del self._live[oid]
             owner = spec.owner
-            del by_clid[owner][spec.cl_ord_id]
-            done[oid] = order
-            owned = done_by_clid.get(owner)
-            if owned is None:
-                done_by_clid[owner] = {spec.cl_ord_id: order}
-            else:
-                owned[spec.cl_ord_id] = order
+            del self._by_clid[owner][spec.cl_ord_id]
+            self._done[oid] = order
+            try:
+                self._done_by_clid[owner][spec.cl_ord_id] = order
+            except KeyError:
+                self._done_by_clid[owner] = {spec.cl_ord_id: order}
 
     def _remember_done(self, order: LiveOrder) -> None:
         spec = order.spec
@@ -774,7 +866,7 @@ class MatchingEngine:
             level.qty -= order.visible
             order.level = None
             if not count:
-                (order.book.bids if order.is_buy else order.book.asks).drop_level(level.key)
+                level.side.drop_level(level.key)
             elif len(level.orders) > 2 * count + 32:
                 level.compact()
         order.visible = 0
@@ -784,21 +876,32 @@ class MatchingEngine:
         owner = spec.owner
         del self._by_clid[owner][spec.cl_ord_id]
         self._done[oid] = order
-        owned = self._done_by_clid.get(owner)
-        if owned is None:
-            owned = self._done_by_clid[owner] = {spec.cl_ord_id: order}
-        else:
-            owned[spec.cl_ord_id] = order
+        try:
+            owned = self._done_by_clid[owner]
+        except KeyError:
+            owned = self._done_by_clid[owner] = {}
+        owned[spec.cl_ord_id] = order
         if cl_ord_id and cl_ord_id != spec.cl_ord_id:
             owned[cl_ord_id] = order  # the cancel's ClOrdID is now the order's, in FIX terms
         seq = self._seq
         self._seq = seq + 1
-        out.append(_cancelled(seq, ts, spec, order.cum, order.notional, reason, cl_ord_id, text))
+        event = _CancelledDraft()  # OrderCancelled, built inline (see _draft_class)
+        event.seq = seq
+        event.ts_ns = ts
+        event.spec = spec
+        event.cum_qty = spec.qty - order.leaves
+        event.cum_notional = order.notional
+        event.reason = reason
+        event.cl_ord_id = cl_ord_id
+        event.text = text
+        event.__class__ = OrderCancelled
+        out.append(event)
 
     def _finish(self, order: LiveOrder, status: OrdStatus) -> None:
         spec = order.spec
-        if order.level is not None:
-            (order.book.bids if order.is_buy else order.book.asks).retire(order)
+        level = order.level
+        if level is not None:
+            level.side.retire(order)
         order.visible = 0
         order.done = True
         order.status = status
@@ -926,13 +1029,36 @@ class MatchingEngine:
     def _on_cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         oid = cmd.order_id
         if oid is not None and not cmd.symbol and cmd.side is None:
-            # Fast path: a live order named by id, with no symbol or side to check.
+            # Fast paths: an order named by id, with no symbol or side to check, that is
+            # live, or finished (too late). Anything else takes the general lookup.
             order = self._live.get(oid)
-            if order is not None and order.spec.owner == cmd.owner:
-                self._cancel_order(
-                    order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out
-                )
-                return
+            if order is not None:
+                if order.spec.owner == cmd.owner:
+                    self._cancel_order(
+                        order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out
+                    )
+                    return
+            else:
+                order = self._done.get(oid)
+                if order is not None and order.spec.owner == cmd.owner:
+                    seq = self._seq
+                    self._seq = seq + 1
+                    out.append(
+                        _cancel_rejected(
+                            seq,
+                            cmd.ts_ns,
+                            cmd.owner,
+                            cmd.cl_ord_id,
+                            cmd.orig_cl_ord_id,
+                            _TO_CANCEL,
+                            _TOO_LATE,
+                            f"order {oid} is already {_STATUS_WORD[order.status]}",
+                            order.spec,
+                            order.status,
+                            None,
+                        )
+                    )
+                    return
         order = self._lookup_for_change(cmd, out)
         if order is None:
             return
@@ -942,7 +1068,7 @@ class MatchingEngine:
         order = self._lookup_for_change(cmd, out)
         if order is None:
             return
-        book = order.book
+        book = self._books[order.spec.symbol]
         spec = order.spec
         option = CxlRejReason.BROKER_OPTION
 
@@ -1075,11 +1201,9 @@ class MatchingEngine:
             side.remove(order)
             order.spec = new_spec
             order.leaves = leaves
-            order.display = display or 0
         else:
             order.spec = new_spec
             order.leaves = leaves
-            order.display = display or 0
         if tif is _GTD and expire != spec.expire_ns:
             assert expire is not None
             heapq.heappush(self._gtd, (expire, spec.order_id, order))
@@ -1205,7 +1329,7 @@ class MatchingEngine:
             self._books[instrument.symbol] = OrderBook(instrument)
         else:
             if instrument.tick_size != book.instrument.tick_size and any(
-                o.book is book for o in self._live.values()
+                o.spec.symbol == instrument.symbol for o in self._live.values()
             ):
                 raise ValueError(
                     f"{instrument.symbol}: cannot change tick size while orders are live"
@@ -1276,10 +1400,9 @@ def _view(order: LiveOrder) -> OrderView:
     )
 
 
-def _order_from_view(view: OrderView, book: OrderBook) -> LiveOrder:
-    order = LiveOrder(view.spec, book, view.spec.side is _BUY)
-    order.cum = view.cum_qty
-    order.leaves = view.leaves_qty
+def _order_from_view(view: OrderView) -> LiveOrder:
+    order = LiveOrder.accept(view.spec)
+    order.leaves = view.spec.qty - view.cum_qty  # also for a done order (shown as 0)
     order.notional = view.cum_notional
     order.visible = view.displayed_qty
     order.triggered = view.triggered

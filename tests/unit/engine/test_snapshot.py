@@ -6,12 +6,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from venue.commands import CancelOrder, NewOrder
+from venue.commands import CancelOrder, NewOrder, StatusQuery
 from venue.engine import MatchingEngine
-from venue.events import CancelRejected
+from venue.events import CancelRejected, OrderStatusReport
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot
-from venue.types import CxlRejReason, OrdStatus, OrdType, Side, StpMode, TimeInForce
+from venue.types import CxlRejReason, OrderId, OrdStatus, OrdType, Side, StpMode, TimeInForce
 
 H = Any
 B, S = Side.BUY, Side.SELL
@@ -78,3 +78,19 @@ def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: 
     )
     assert isinstance(rej, CancelRejected)
     assert (rej.reason, rej.ord_status) == (CxlRejReason.TOO_LATE, OrdStatus.CANCELED)
+
+
+def test_a_partly_filled_cancelled_order_keeps_its_fills_after_restore(h: H) -> None:
+    h.sell("s1", 10, 100, owner="S")
+    h.buy("b1", 4, 100)
+    h.cancel("s1", owner="S", cl="c1")
+    before = h.engine.order(OrderId(1))
+    assert before is not None
+    assert (before.status, before.cum_qty, before.leaves_qty) == (OrdStatus.CANCELED, 4, 0)
+    restored = MatchingEngine.restore(
+        EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
+    )
+    assert restored.order(OrderId(1)) == before
+    [report] = restored.handle(StatusQuery(ts_ns=99, owner="S", cl_ord_id="s1"))
+    assert isinstance(report, OrderStatusReport)
+    assert (report.status, report.cum_qty, report.cum_notional) == (OrdStatus.CANCELED, 4, 400)
