@@ -10,7 +10,15 @@ Phase 2, in a fresh process, rests 1,000,000 non-crossing orders (bids below, as
 the mid) and reports the peak RSS growth (VmHWM, else ru_maxrss) while they rest.
 
     python benchmarks/engine.py [--commands 1000000] [--symbols 10] [--seed 7]
-                                [--resting 1000000] [--profile]
+                                [--resting 1000000] [--profile] [--callgrind]
+
+``--callgrind`` only runs the flow, inside ``all()``, so that callgrind counts the engine's
+instructions alone (noise-free, unlike wall-clock time on a shared machine)::
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=builtin_all \
+        python benchmarks/engine.py --commands 200000 --callgrind
+
+(instructions per command = the "Collected" total / 200,000).
 """
 
 from __future__ import annotations
@@ -161,6 +169,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--resting", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the timed run")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="run the flow once inside all(), untimed"
+    )
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
@@ -171,6 +182,14 @@ def main() -> None:
     t0 = time.perf_counter()
     cmds = generate(args.commands, args.symbols, args.seed)
     print(f"generated {len(cmds):,} commands in {time.perf_counter() - t0:.1f}s")
+    if args.callgrind:
+        engine = MatchingEngine(instruments(args.symbols))
+        gc.collect()
+        gc.disable()
+        # builtin_all is the only C function that wraps the whole flow: the toggle point.
+        if not all(map(engine.handle, cmds)):  # every command yields at least one event
+            raise SystemExit("a command yielded no event")
+        return
     if args.profile:
         import cProfile
         import pstats

@@ -211,8 +211,7 @@ class MatchingEngine:
         before the command's own events).
         """
         out: list[Event] = []
-        gtd = self._gtd
-        if gtd and gtd[0][0] <= cmd.ts_ns:
+        if self._gtd and self._gtd[0][0] <= cmd.ts_ns:
             self._expire_gtd(cmd.ts_ns, out)
         if type(cmd) is NewOrder:
             self._on_new_order(cmd, out)
@@ -692,6 +691,7 @@ class MatchingEngine:
                     self._seq, self._next_trade = seq, trade_id
                     self._self_trade(order, resting, opp, ts, out)
                     seq, leaves = self._seq, order.leaves
+                    spec = order.spec  # a decrement restates the aggressor: a new spec
                     if order.done:
                         if last is not None:
                             book.last_price = last

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from venue.commands import AdvanceTime, EndOfDay, MassCancel, SetTradingStatus, StatusQuery
-from venue.events import CancelRejected, OrderCancelled, OrderReplaced, OrderTriggered
+from venue.events import (
+    CancelRejected,
+    OrderCancelled,
+    OrderReplaced,
+    OrderRestated,
+    OrderTriggered,
+    Trade,
+)
 from venue.snapshot import Level
 from venue.types import (
     CancelReason,
@@ -396,6 +403,10 @@ def test_stp_decrement_and_cancel(h: H) -> None:
         ("restated", 8, 4, 2, 2),
         ("trade", 9, 1, 101, 2, B, (4, 2, 0, 202), (2, 2, 0, 202)),
     ]
+    restated, trade = h.events[-2:]
+    assert isinstance(restated, OrderRestated)
+    assert isinstance(trade, Trade)
+    assert trade.buy.spec == restated.spec  # the fill carries the aggressor's current spec
 
 
 def test_stp_off_without_group_or_mode(h: H) -> None:
