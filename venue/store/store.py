@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
+import orjson
 from asyncpg import IntegrityConstraintViolationError as _PgIntegrityError
 from asyncpg import InterfaceError as _PgInterfaceError
 from asyncpg import InternalClientError as _PgClientError
@@ -182,36 +183,49 @@ def _pg_type(table: Table, column: str) -> str:
     return "text"
 
 
+def _pg_column(table: Table, column: str, i: int) -> str:
+    """Column ``i`` of a row ``r`` of the batch's JSON array, as the column's type."""
+    kind = _pg_type(table, column)
+    if kind == "bytea":
+        return f"decode(r->>{i}, 'hex')"
+    if kind == "text":
+        return f"r->>{i}"
+    return f"(r->>{i})::{kind}"
+
+
 def _pg_with(parts: Sequence[str]) -> str:
-    """One statement writing every part: ``WITH w0 AS (INSERT ... SELECT * FROM
-    unnest($1::bigint[], ...)), w1 AS (...) SELECT 1``; one array parameter per column."""
-    n = 0
+    """One statement writing every part: ``WITH w0 AS (INSERT ... SELECT ... FROM
+    jsonb_array_elements(...)), w1 AS (...) SELECT 1``.
+
+    Each part is one parameter: its rows as one JSON array of arrays (UTF-8 bytes, bytea
+    values as hex). The server parses it, on its own core. Binding one array parameter per
+    column instead made asyncpg check and encode every element on the venue's event loop:
+    over a quarter of the venue's CPU under load (benchmarks/README.md)."""
     ctes: list[str] = []
-    for name in parts:
+    for n, name in enumerate(parts, start=1):
+        rows = f"jsonb_array_elements(convert_from(${n}::bytea, 'UTF8')::jsonb) AS t(r)"
         if name == "instrument_status":
             sql = (
-                f"UPDATE {_instruments.name} AS i SET status = u.status "
-                f"FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS u(symbol, status) "
-                "WHERE i.symbol = u.symbol"
+                f"UPDATE {_instruments.name} AS i SET status = r->>1 FROM {rows} "
+                "WHERE i.symbol = r->>0"
             )
-            n += 2
         else:
             table, cols, keys, keep = _WRITES[name]
-            arrays = ", ".join(f"${n + 1 + i}::{_pg_type(table, c)}[]" for i, c in enumerate(cols))
-            n += len(cols)
+            values = ", ".join(_pg_column(table, c, i) for i, c in enumerate(cols))
             sql = (
-                f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
+                f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {values} FROM {rows}"
                 + _on_conflict(cols, keys, keep)
             )
         ctes.append(f"w{len(ctes)} AS ({sql})")
     return "WITH " + ", ".join(ctes) + " SELECT 1"
 
 
-def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows to one list per column (the unnest() arrays)."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(col) for col in zip(*rows, strict=True)]
+def _json_rows(rows: Any) -> bytes:
+    """Rows as one JSON array (orjson; the standard encoder for integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(rows)
+    except TypeError:
+        return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -653,9 +667,9 @@ class Store:
     # SQLite file: the whole batch goes to the writer process (venue/store/writer.py), which
     # runs BEGIN, every executemany and COMMIT on its own core and GIL. SQLite without a
     # file (":memory:", URIs): ONE call into the aiosqlite worker thread doing the same.
-    # PostgreSQL: the whole batch is ONE statement (data-modifying CTEs over unnest()ed
-    # arrays), i.e. one round trip, atomic on its own (SQLAlchemy's transaction sends no
-    # BEGIN/COMMIT when the driver connection is used directly); a session reset adds a
+    # PostgreSQL: the whole batch is ONE statement (data-modifying CTEs, one JSON array
+    # parameter per table), i.e. one round trip, atomic on its own (SQLAlchemy's transaction
+    # sends no BEGIN/COMMIT when the driver connection is used directly); a session reset adds a
     # DELETE before it in an explicit transaction. A connection that fails is invalidated.
 
     def _sqlite_plan(self, batch: _Batch, rows: TupleRows) -> list[tuple[str, list[Any]]]:
@@ -722,51 +736,42 @@ class Store:
             if sync is not None and sync.dispatch.commit:
                 sync.dispatch.commit(sync)  # the engine's "commit" event, as for its own COMMIT
 
-    def _pg_statement(self, batch: _Batch, rows: TupleRows) -> tuple[str | None, list[Any]]:
+    def _pg_statement(self, batch: _Batch, rows: TupleRows) -> tuple[str | None, list[bytes]]:
         parts: list[str] = []
-        columns: list[Any] = []
+        args: list[bytes] = []
+
+        def add(part: str, values: Any) -> None:
+            parts.append(part)
+            args.append(_json_rows(values))
+
         if rows.commands:
-            parts.append("commands")
-            columns.extend(_transpose(rows.commands, len(COMMAND_COLUMNS)))
+            add("commands", rows.commands)
         if rows.events:
-            parts.append("events")
-            columns.extend(_transpose(rows.events, len(EVENT_COLUMNS)))
+            add("events", rows.events)
         if rows.trades:
-            parts.append("trades")
-            columns.extend(_transpose(rows.trades, len(TRADE_COLUMNS)))
+            add("trades", rows.trades)
         if rows.orders:
-            parts.append("orders")
-            columns.extend(_transpose(list(rows.orders.values()), len(ORDER_COLUMNS)))
+            add("orders", list(rows.orders.values()))
         if rows.instruments:
-            parts.append("instruments")
-            columns.extend(
-                _transpose(
-                    [tuple(r[c] for c in INSTRUMENT_COLUMNS) for r in rows.instruments.values()],
-                    len(INSTRUMENT_COLUMNS),
-                )
+            add(
+                "instruments",
+                [tuple(r[c] for c in INSTRUMENT_COLUMNS) for r in rows.instruments.values()],
             )
         if rows.instrument_status:
-            parts.append("instrument_status")
-            columns.append(list(rows.instrument_status))
-            columns.append(list(rows.instrument_status.values()))
+            add("instrument_status", list(rows.instrument_status.items()))
         if batch.fix_messages:
-            parts.append("fix_messages")
-            columns.append([s for s, _ in batch.fix_messages])
-            columns.append([n for _, n in batch.fix_messages])
-            columns.append(list(batch.fix_messages.values()))
+            add("fix_messages", [(s, n, r.hex()) for (s, n), r in batch.fix_messages.items()])
         if batch.fix_states:
-            parts.append("fix_sessions")
-            columns.extend(_transpose([(s, *v) for s, v in batch.fix_states.items()], 4))
+            add("fix_sessions", [(s, *v) for s, v in batch.fix_states.items()])
         if batch.session_events:
-            parts.append("fix_session_events")
-            columns.extend(_transpose(batch.session_events, 4))
+            add("fix_session_events", batch.session_events)
         if not parts:
             return None, []
         key = tuple(parts)
         sql = self._pg_sql.get(key)
         if sql is None:
             sql = self._pg_sql[key] = _pg_with(parts)
-        return sql, columns
+        return sql, args
 
     async def _write_pg(self, conn: AsyncConnection, batch: _Batch, rows: TupleRows) -> None:
         sql, args = self._pg_statement(batch, rows)

@@ -82,3 +82,14 @@ async def test_session_events(store: Store) -> None:
         SessionEventRecord(S1, CT + 2, "disconnect", "peer closed"),
     ]
     assert [e.kind for e in await store.session_events()] == ["logon", "reject", "disconnect"]
+
+
+async def test_text_is_stored_exactly(store: Store) -> None:
+    # PostgreSQL receives a batch as JSON: quotes, backslashes, control characters and
+    # non-ASCII text must come back unchanged
+    detail = 'quote " backslash \\ tab \t SOH \x01 newline \n é ✓ \U0001f600 \\u0041'
+    store.session_event(S1, CT, "reject", detail)
+    store.fix_message(S1, 1, detail.encode())
+    await store.commit()
+    assert await store.session_events(S1) == [SessionEventRecord(S1, CT, "reject", detail)]
+    assert await store.load_fix_messages(S1, 1, 0) == [(1, detail.encode())]
