@@ -84,12 +84,40 @@ class Throttle:
         return False
 
 
+RECENT_CL_ORD_IDS = 100_000
+"""ClOrdIDs per session that PossResend duplicate detection remembers at least."""
+
+
+class RecentIds:
+    """The last ``keep`` ids added, at least (at most twice as many), in constant memory:
+    two generations of sets, the older dropped when the newer fills."""
+
+    __slots__ = ("_new", "_old", "keep")
+
+    def __init__(self, keep: int = RECENT_CL_ORD_IDS) -> None:
+        self.keep = keep
+        self._new: set[str] = set()
+        self._old: set[str] = set()
+
+    def add(self, item: str) -> None:
+        new = self._new
+        new.add(item)
+        if len(new) >= self.keep:
+            self._old, self._new = new, set()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._new or item in self._old
+
+    def __len__(self) -> int:
+        return len(self._new | self._old)
+
+
 @dataclass(slots=True)
 class _SessionState:
     config: SessionConfig
     rules: SessionRules
     throttle: Throttle | None
-    seen_cl_ord_ids: set[str] = field(default_factory=set)
+    seen_cl_ord_ids: RecentIds = field(default_factory=RecentIds)
 
 
 class OrderEntry:
@@ -222,9 +250,7 @@ class OrderEntry:
             # FIX 4.4 duplicate detection: a resent order already seen is never executed
             # twice; the client learns the order's state from a status report.
             log.info("%s: PossResend NewOrderSingle %s already seen", state.rules.owner, cl_ord_id)
-            self._venue.submit(
-                translate.status_query(msg, state.rules.owner, now_ns)
-            )
+            self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
             return
         result = translate.new_order(msg, state.rules, self._venue, now_ns)
         if isinstance(result, tuple):
@@ -393,4 +419,3 @@ class OrderEntry:
         if self._sender is None:
             return
         self._sender.send(session_id, msg_type, body)
-

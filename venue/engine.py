@@ -24,6 +24,7 @@ leave their level's queue lazily (see :mod:`venue.book`).
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import replace as dc_replace
 from typing import Any, TypeVar
@@ -159,6 +160,14 @@ _TO_CANCEL = CxlRejResponseTo.CANCEL
 _TOO_LATE = CxlRejReason.TOO_LATE
 _STATUS_WORD = {status: status.name.lower() for status in OrdStatus}
 
+DONE_ORDERS_KEPT = 100_000
+"""Finished orders the engine remembers (newest first) to answer ``TOO_LATE`` and status
+queries; older ones are forgotten in chunks (and all at EndOfDay), so memory stays flat
+under a steady flow. Forgetting is part of the deterministic state: replay forgets the
+same orders at the same command."""
+
+_DONE_HIGH = DONE_ORDERS_KEPT + DONE_ORDERS_KEPT // 4
+
 
 class MatchingEngine:
     """Price-time priority matching for every listed instrument.
@@ -219,6 +228,8 @@ class MatchingEngine:
             self._on_cancel(cmd, out)
         else:
             self._dispatch[type(cmd)](cmd, out)
+        if len(self._done) > _DONE_HIGH:
+            self._forget_oldest_done()
         return out
 
     @property
@@ -1311,6 +1322,18 @@ class MatchingEngine:
             self._expire(order, cmd.ts_ns, out)
         self._done.clear()
         self._done_by_clid.clear()
+
+    def _forget_oldest_done(self) -> None:
+        """Forget the oldest finished orders down to DONE_ORDERS_KEPT (a chunk at a time,
+        so the ClOrdID index is rebuilt once per chunk, not once per order)."""
+        done = self._done
+        for oid in list(itertools.islice(done, len(done) - DONE_ORDERS_KEPT)):
+            del done[oid]
+        self._done_by_clid = {
+            owner: kept
+            for owner, owned in self._done_by_clid.items()
+            if (kept := {c: o for c, o in owned.items() if o.spec.order_id in done})
+        }
 
     def _on_set_status(self, cmd: SetTradingStatus, out: list[Event]) -> None:
         book = self._books.get(cmd.symbol)

@@ -24,7 +24,7 @@ from typing import Any
 
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.log import file_log_factory
-from fix_gateway.order_entry import OrderEntry
+from fix_gateway.order_entry import RECENT_CL_ORD_IDS, OrderEntry
 from fix_gateway.server import FixAcceptor
 from fix_gateway.store import MemoryStore, MessageStore
 from venue.admin import AdminError, AdminServer
@@ -160,8 +160,9 @@ class Venue:
                 # reconnect and get the held messages by resend.
                 if not self._store_down:
                     if isinstance(exc, StoreUnavailable):
-                        log.error("store unavailable, not accepting orders until it is back: %s",
-                                  exc)
+                        log.error(
+                            "store unavailable, not accepting orders until it is back: %s", exc
+                        )
                     else:
                         log.critical("store write failed: not accepting orders: %s", exc)
                     self._store_down = True
@@ -277,9 +278,7 @@ class Venue:
         except StoreError as exc:
             raise StartupError(f"store {url}: {exc}") from exc
         store = self.store
-        engine, result = await recover_engine(
-            store, MatchingEngine, MatchingEngine.restore
-        )
+        engine, result = await recover_engine(store, MatchingEngine, MatchingEngine.restore)
         self.engine = engine
         self._cmd_no = result.last_cmd_no
         if not result.snapshot_used and result.last_cmd_no == 0:
@@ -298,17 +297,18 @@ class Venue:
                 self.submit(AddInstrument(now, instrument))
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)
-        # FIX duplicate detection (PossResend) remembers the ClOrdIDs of the last day and of
-        # every live order across a restart.
-        recent = await store.cl_ord_ids_since(now - DUPLICATE_WINDOW_NS)
+        # FIX duplicate detection (PossResend) remembers, across a restart, the session's
+        # latest ClOrdIDs of the last day (RECENT_CL_ORD_IDS at least) and every live order's.
+        recent = await store.cl_ord_ids_since(
+            now - DUPLICATE_WINDOW_NS, limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions))
+        )
         self.order_entry.remember_cl_ord_ids(recent)
         self.order_entry.remember_cl_ord_ids(engine.live_cl_ord_ids())
         schedule = self.config.sessions[0].schedule if self.config.sessions else None
         day_start = schedule.period_start(now) if schedule is not None else None
         if day_start is not None:
             self._todays_trades = [
-                (t["symbol"], t["price"], t["qty"])
-                for t in await store.trades(since_ns=day_start)
+                (t["symbol"], t["price"], t["qty"]) for t in await store.trades(since_ns=day_start)
             ]
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
@@ -545,4 +545,3 @@ def _order_row(view: OrderView, instrument: Instrument | None) -> dict[str, Any]
         "leaves_qty": view.leaves_qty,
         "status": view.status.name.lower(),
     }
-

@@ -998,19 +998,25 @@ class Store:
 
         return await self._read("orders", read)
 
-    async def cl_ord_ids_since(self, since_ns: int) -> list[tuple[str, str]]:
-        """(owner, ClOrdID) of every order and rejected order entered since ``since_ns``:
-        what FIX duplicate detection (PossResend) must remember across a restart."""
+    async def cl_ord_ids_since(
+        self, since_ns: int, limit: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(owner, ClOrdID) of every order and rejected order entered since ``since_ns``,
+        oldest first (with ``limit``: only the newest ``limit`` of each kind): what FIX
+        duplicate detection (PossResend) must remember across a restart."""
 
         async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
             o, e = _orders.c, models.events.c
-            seen = await conn.execute(select(o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns))
-            rejected = await conn.execute(
-                select(e.owner, e.cl_ord_id).where(
-                    e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
-                )
+            orders = select(o.entered_ns, o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns)
+            rejected = select(e.ts_ns, e.owner, e.cl_ord_id).where(
+                e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
             )
-            return [(r[0], r[1]) for r in seen] + [(r[0], r[1]) for r in rejected]
+            if limit is not None:
+                orders = orders.order_by(o.entered_ns.desc(), o.order_id.desc()).limit(limit)
+                rejected = rejected.order_by(e.ts_ns.desc(), e.seq.desc()).limit(limit)
+            rows = [*(await conn.execute(orders)), *(await conn.execute(rejected))]
+            rows.sort(key=lambda r: r[0])
+            return [(r[1], r[2]) for r in rows]
 
         return await self._read("cl_ord_ids", read)
 

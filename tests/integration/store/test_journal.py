@@ -51,9 +51,7 @@ ALICE = "FIX.4.4:VENUE->ALICE"
 BOB = "FIX.4.4:VENUE->BOB"
 
 
-def new(
-    owner: str, cl: str, side: Side, qty: int, price: int, ts: int = T0
-) -> NewOrder:
+def new(owner: str, cl: str, side: Side, qty: int, price: int, ts: int = T0) -> NewOrder:
     return NewOrder(
         ts, owner, cl, "AAPL", side, OrdType.LIMIT, Qty(qty), price=Price(price), account=owner[-3:]
     )
@@ -354,3 +352,14 @@ async def test_tif_and_expiry_columns(store: Store) -> None:
     await store.commit()
     (row,) = await store.orders()
     assert (row.tif, row.expire_ns) == ("6", T0 + 99)
+
+
+async def test_cl_ord_ids_since_oldest_first_and_limited(store: Store) -> None:
+    Scenario().journal(store)
+    await store.commit()
+    everything = await store.cl_ord_ids_since(T0)
+    assert everything == [(ALICE, "A2"), (BOB, "B1"), (BOB, "B2"), (BOB, "B3")]
+    assert await store.cl_ord_ids_since(T0 + 2) == [(BOB, "B2"), (BOB, "B3")]
+    # the newest one of each kind (orders, rejected orders)
+    assert await store.cl_ord_ids_since(T0, limit=1) == [(BOB, "B2"), (BOB, "B3")]
+    assert await store.cl_ord_ids_since(T0, limit=2) == [(BOB, "B1"), (BOB, "B2"), (BOB, "B3")]

@@ -6,12 +6,25 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+import venue.engine as engine_module
 from venue.commands import CancelOrder, NewOrder, StatusQuery
 from venue.engine import MatchingEngine
 from venue.events import CancelRejected, OrderStatusReport
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot
-from venue.types import CxlRejReason, OrderId, OrdStatus, OrdType, Side, StpMode, TimeInForce
+from venue.types import (
+    CxlRejReason,
+    OrderId,
+    OrdStatus,
+    OrdType,
+    Price,
+    Qty,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 
 H = Any
 B, S = Side.BUY, Side.SELL
@@ -73,9 +86,7 @@ def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: 
     snap = EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
     assert snap.done_aliases == (("A", "b2", 1),)
     restored = MatchingEngine.restore(snap)
-    [rej] = restored.handle(
-        CancelOrder(ts_ns=99, owner="A", cl_ord_id="b4", orig_cl_ord_id="b2")
-    )
+    [rej] = restored.handle(CancelOrder(ts_ns=99, owner="A", cl_ord_id="b4", orig_cl_ord_id="b2"))
     assert isinstance(rej, CancelRejected)
     assert (rej.reason, rej.ord_status) == (CxlRejReason.TOO_LATE, OrdStatus.CANCELED)
 
@@ -94,3 +105,40 @@ def test_a_partly_filled_cancelled_order_keeps_its_fills_after_restore(h: H) -> 
     [report] = restored.handle(StatusQuery(ts_ns=99, owner="S", cl_ord_id="s1"))
     assert isinstance(report, OrderStatusReport)
     assert (report.status, report.cum_qty, report.cum_notional) == (OrdStatus.CANCELED, 4, 400)
+
+
+def test_the_oldest_finished_orders_are_forgotten_in_chunks(
+    h: H, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "DONE_ORDERS_KEPT", 4)
+    monkeypatch.setattr(engine_module, "_DONE_HIGH", 5)
+    for i in range(1, 6):
+        h.buy(f"o{i}", 1, 100)
+        h.cancel(f"o{i}", cl=f"c{i}")
+    # five finished orders: at the limit, nothing forgotten yet
+    assert h.cancel("o1", cl="x1")[0][4] is CxlRejReason.TOO_LATE
+    h.buy("o6", 1, 100)
+    h.cancel("o6", cl="c6")  # six: the two oldest go, with their aliases
+    for gone in ("o1", "c1", "o2", "c2"):
+        assert h.cancel(gone, cl="y")[0][4] is CxlRejReason.UNKNOWN_ORDER, gone
+    assert h.engine.order(OrderId(2)) is None
+    for kept in ("o3", "c3", "o6", "c6"):
+        assert h.cancel(kept, cl="y")[0][4] is CxlRejReason.TOO_LATE, kept
+    snap = h.engine.snapshot()
+    assert [v.spec.cl_ord_id for v in snap.done_orders] == ["o3", "o4", "o5", "o6"]
+    assert snap.done_aliases == tuple(("A", f"c{i}", i) for i in range(3, 7))
+    # a restored engine forgets the same orders at the same command as the original
+    restored = MatchingEngine.restore(EngineSnapshot.from_dict(snap.to_dict()))
+    for engine in (h.engine, restored):
+        engine.handle(
+            NewOrder(ts_ns=500, owner="A", cl_ord_id="o7", symbol="AAA", side=Side.BUY,
+                     ord_type=OrdType.LIMIT, qty=Qty(1), price=Price(100))
+        )  # fmt: skip
+        engine.handle(CancelOrder(ts_ns=501, owner="A", cl_ord_id="c7", orig_cl_ord_id="o7"))
+        engine.handle(
+            NewOrder(ts_ns=502, owner="A", cl_ord_id="o8", symbol="AAA", side=Side.BUY,
+                     ord_type=OrdType.LIMIT, qty=Qty(1), price=Price(100))
+        )  # fmt: skip
+        engine.handle(CancelOrder(ts_ns=503, owner="A", cl_ord_id="c8", orig_cl_ord_id="o8"))
+    assert restored.snapshot() == h.engine.snapshot()
+    assert [v.spec.cl_ord_id for v in restored.snapshot().done_orders] == ["o5", "o6", "o7", "o8"]

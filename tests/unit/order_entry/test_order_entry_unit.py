@@ -6,7 +6,7 @@ from __future__ import annotations
 from support.order_entry import EngineVenue, Outbox, order
 
 from fix_gateway.config import SessionID, parse_config
-from fix_gateway.order_entry import OrderEntry
+from fix_gateway.order_entry import OrderEntry, RecentIds
 
 CFG = """\
 [DEFAULT]
@@ -41,12 +41,32 @@ def test_drop_copy_sees_only_its_accounts() -> None:
     entry.on_message(b, order("2", "B1", 4, "1.00"), 2)
     to = [(who, m[150], m[11]) for who, kind, m in outbox.sent if kind == "8"]
     assert to == [
-        ("A", "0", "A1"), ("COPYA", "0", "A1"),  # A's ack, copied
+        ("A", "0", "A1"),
+        ("COPYA", "0", "A1"),  # A's ack, copied
         ("B", "0", "B1"),  # B's ack, not copied (ACC-B)
-        ("A", "F", "A1"), ("COPYA", "F", "A1"),  # passive fill of ACC-A, copied
+        ("A", "F", "A1"),
+        ("COPYA", "F", "A1"),  # passive fill of ACC-A, copied
         ("B", "F", "B1"),
     ]
     fill = next(m for who, _, m in outbox.sent if who == "A" and m[150] == "F")
     assert (fill[14], fill[151], fill[31], fill[32], fill[6], fill[39]) == (
-        "4", "6", "1.00", "4", "1.00", "1"
+        "4",
+        "6",
+        "1.00",
+        "4",
+        "1.00",
+        "1",
     )
+
+
+def test_recent_ids_remember_at_least_the_last_keep_in_bounded_memory() -> None:
+    recent = RecentIds(keep=3)
+    for i in range(1, 6):
+        recent.add(f"c{i}")
+    assert [f"c{i}" in recent for i in range(1, 6)] == [True] * 5  # c1..c3 old, c4..c5 new
+    recent.add("c6")  # the new generation is full: c1..c3 are dropped
+    assert [f"c{i}" in recent for i in range(1, 7)] == [False] * 3 + [True] * 3
+    for i in range(7, 100):
+        recent.add(f"c{i}")
+        assert all(f"c{j}" in recent for j in range(i - 2, i + 1))
+        assert len(recent) <= 6
