@@ -29,6 +29,7 @@ from fix_gateway.session import (
     Action,
     Deliver,
     Disconnect,
+    LoadMessages,
     LoggedOn,
     LoggedOut,
     Send,
@@ -41,6 +42,7 @@ logger = logging.getLogger("fix_gateway")
 
 StoreFactory = Callable[[SessionConfig], MessageStore]
 CommitBarrier = Callable[[], Awaitable[None]]
+MessageLoader = Callable[[SessionID, int, int], Awaitable[list[tuple[int, bytes]]]]
 
 
 def memory_store_factory(config: SessionConfig) -> MessageStore:
@@ -89,6 +91,9 @@ class FixAcceptor:
         store_factory: one :class:`MessageStore` per session (default: memory).
         log_factory: one log per session (default: none).
         commit_barrier: awaited before each batch of outbound bytes is written.
+        message_loader: reads stored outbound messages ``begin..end`` of a session, for a
+            ResendRequest older than its store keeps in memory (without one, those are
+            gap-filled).
         clock: ns since the epoch (tests may inject one).
         tick: seconds between timer ticks.
     """
@@ -101,6 +106,7 @@ class FixAcceptor:
         log_factory: LogFactory = null_log_factory,
         *,
         commit_barrier: CommitBarrier | None = None,
+        message_loader: MessageLoader | None = None,
         clock: Callable[[], int] = time.time_ns,
         tick: float = 0.1,
     ) -> None:
@@ -109,6 +115,7 @@ class FixAcceptor:
         self._clock = clock
         self._tick = tick
         self._barrier = commit_barrier
+        self._message_loader = message_loader
         self._sessions: dict[SessionID, Session] = {}
         for sc in config.sessions:
             self._sessions[sc.session_id] = Session(sc, store_factory(sc), log_factory(sc))
@@ -336,8 +343,31 @@ class FixAcceptor:
                     self._closing_after_flush.append(conn)
                 else:
                     self._close(conn)
+            elif isinstance(action, LoadMessages):
+                if session is not None:
+                    task = asyncio.get_running_loop().create_task(
+                        self._load_and_resume(conn, session, action)
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
             elif session is not None:
                 self._notify(session, [action])
+
+    async def _load_and_resume(self, conn: _Conn, session: Session, load: LoadMessages) -> None:
+        """Read the older messages a ResendRequest needs, then let the session go on."""
+        generation = session.generation
+        messages: list[tuple[int, bytes]] = []
+        if self._message_loader is not None:
+            try:
+                messages = await self._message_loader(session.session_id, load.begin, load.end)
+            except Exception:  # the resend still gets an answer: a gap fill for these
+                logger.exception(
+                    "%s: loading messages %d-%d", session.session_id, load.begin, load.end
+                )
+        if conn.closing or session.generation != generation:
+            return
+        session.store.preload(messages)
+        self._execute(conn, session.resume(self._clock()))
 
     def _notify(self, session: Session, actions: list[Action]) -> None:
         for action in actions:

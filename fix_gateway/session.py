@@ -114,7 +114,17 @@ class LoggedOut:
     """The session was logged on and no longer is."""
 
 
-Action = Send | Deliver | Disconnect | LoggedOn | LoggedOut
+@dataclass(frozen=True, slots=True)
+class LoadMessages:
+    """A ResendRequest asks for outbound messages older than the store keeps in memory:
+    load ``begin..end`` into it (``MessageStore.preload``), then call ``Session.resume``.
+    Inbound messages are held, in order, until then."""
+
+    begin: int
+    end: int
+
+
+Action = Send | Deliver | Disconnect | LoggedOn | LoggedOut | LoadMessages
 
 
 class Session:
@@ -149,6 +159,8 @@ class Session:
         self._queue: dict[int, Message] = {}
         self._served_early: set[int] = set()  # too-high ResendRequests already answered
         self._resend_pending = False
+        self._held: list[bytes] | None = None  # inbound messages waiting for LoadMessages
+        self._loaded = False  # the next ResendRequest's messages were just loaded
         self._test_req_id: str | None = None
         self._test_req_count = 0
         self._logout_sent_ns = 0
@@ -176,6 +188,8 @@ class Session:
         self._queue.clear()
         self._served_early.clear()
         self._resend_pending = False
+        self._held = None
+        self._loaded = False
         self._test_req_id = None
         self._test_req_count = 0
         self.log.on_event(f"Connection from {remote or 'unknown'}", now_ns)
@@ -191,16 +205,48 @@ class Session:
             for text in framer.garbled:
                 self.log.on_event(f"Ignored {text}", now_ns)
             framer.garbled.clear()
+        if self._held is not None:
+            self._held.extend(raws)
+            return []
+        return self._handle_raws(raws, now_ns)
+
+    def resume(self, now_ns: int) -> list[Action]:
+        """Go on after :class:`LoadMessages` (loaded or not: what is missing is gap-filled)."""
+        held, self._held = self._held, None
+        if not held or self.state is S.DISCONNECTED:
+            return []
+        self._loaded = True
+        return self._handle_raws(held, now_ns)
+
+    def _handle_raws(self, raws: list[bytes], now_ns: int) -> list[Action]:
         out: list[Action] = []
         log_in = self.log.on_incoming
-        for raw in raws:
-            if self.state is S.DISCONNECTED:  # type: ignore[comparison-overlap]  # set by handlers
+        for i, raw in enumerate(raws):
+            if self.state is S.DISCONNECTED:
                 break
+            msg = parse(raw)
+            if msg.msg_type == "2":
+                load = self._load_for_resend(msg)
+                if load is not None:
+                    self._held = raws[i:]
+                    out.append(load)
+                    break
             log_in(raw, now_ns)
             self.last_received_ns = now_ns
             self.messages_in += 1
-            self._handlers[self.state](parse(raw), now_ns, out)
+            self._handlers[self.state](msg, now_ns, out)
         return out
+
+    def _load_for_resend(self, msg: Message) -> LoadMessages | None:
+        """What a ResendRequest needs loaded first: the part older than the store keeps."""
+        if self._loaded:
+            self._loaded = False
+            return None
+        first_kept = self.store.first_kept_seq
+        begin = msg.get_int(7)
+        if not self.is_logged_on or begin is None or not 1 <= begin < first_kept:
+            return None
+        return LoadMessages(begin, first_kept - 1)
 
     def on_message(self, msg: Message, now_ns: int) -> list[Action]:
         """A message already framed and parsed (tests, replays)."""

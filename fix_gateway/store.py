@@ -74,6 +74,16 @@ class MessageStore(Protocol):
         """Reload from durable storage (RefreshOnLogon); a no-op for memory."""
         ...
 
+    @property
+    def first_kept_seq(self) -> int:
+        """The lowest MsgSeqNum :meth:`get` can answer; older messages must be preloaded
+        (the session asks with a ``LoadMessages`` action). 1 when everything is kept."""
+        ...
+
+    def preload(self, messages: list[tuple[int, bytes]]) -> None:
+        """Older messages loaded from durable storage, for the next :meth:`get` only."""
+        ...
+
     def pending(self) -> list[StoreWrite]:
         """Return and forget the writes made since the previous call (for a group commit)."""
         ...
@@ -87,6 +97,11 @@ class MemoryStore:
         next_sender_seq: initial next outbound MsgSeqNum (to continue after a restart).
         next_target_seq: initial next expected inbound MsgSeqNum.
         messages: previously stored messages, ``(seq, raw)``.
+        keep: keep only about the newest ``keep`` messages in memory (between ``keep`` and
+            a quarter more; older ones are dropped in chunks); None keeps all. A durable
+            store behind it answers for the older ones (:meth:`preload`).
+        first_kept_seq: the lowest MsgSeqNum ``messages`` may hold (they were loaded
+            from that number on); 1 when they are all there is.
     """
 
     def __init__(
@@ -95,6 +110,9 @@ class MemoryStore:
         next_sender_seq: int = 1,
         next_target_seq: int = 1,
         messages: list[tuple[int, bytes]] | None = None,
+        *,
+        keep: int | None = None,
+        first_kept_seq: int = 1,
     ) -> None:
         self._creation_time = creation_time
         self._sender = next_sender_seq
@@ -104,6 +122,11 @@ class MemoryStore:
         self._writes: list[StoreWrite] = []
         self._sender_dirty = False
         self._target_dirty = False
+        self._keep = keep
+        self._high = None if keep is None else keep + keep // 4
+        self._first_kept = first_kept_seq
+        self._preloaded: dict[int, bytes] = {}
+        self._trim()
 
     @classmethod
     def restore(cls, other: MemoryStore) -> MemoryStore:
@@ -113,7 +136,27 @@ class MemoryStore:
             other.next_sender_seq,
             other.next_target_seq,
             other.get(1, other.next_sender_seq),
+            keep=other._keep,
+            first_kept_seq=other.first_kept_seq,
         )
+
+    @property
+    def first_kept_seq(self) -> int:
+        return self._first_kept
+
+    def preload(self, messages: list[tuple[int, bytes]]) -> None:
+        self._preloaded = dict(messages)
+
+    def _trim(self) -> None:
+        """Drop the oldest messages down to ``keep`` once there are a quarter more."""
+        if self._high is None or self._keep is None or len(self._seqs) <= self._high:
+            return
+        cut = len(self._seqs) - self._keep
+        messages = self._messages
+        for seq in self._seqs[:cut]:
+            del messages[seq]
+        del self._seqs[:cut]
+        self._first_kept = self._seqs[0]
 
     @property
     def next_sender_seq(self) -> int:
@@ -153,15 +196,28 @@ class MemoryStore:
                 self._seqs.append(seq)
         self._messages[seq] = raw
         self._writes.append(StoreWrite("message", seq, raw))
+        if self._high is not None and len(self._seqs) > self._high:
+            self._trim()
 
     def get(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         lo = bisect.bisect_left(self._seqs, begin)
         hi = bisect.bisect_right(self._seqs, end)
-        return [(s, self._messages[s]) for s in self._seqs[lo:hi]]
+        kept = [(s, self._messages[s]) for s in self._seqs[lo:hi]]
+        if not self._preloaded:
+            return kept
+        preloaded, self._preloaded = self._preloaded, {}
+        older = sorted(
+            (s, raw)
+            for s, raw in preloaded.items()
+            if begin <= s <= end and s < self._first_kept and s not in self._messages
+        )
+        return older + kept
 
     def reset(self, now_ns: int) -> None:
         self._messages.clear()
         self._seqs.clear()
+        self._preloaded = {}
+        self._first_kept = 1
         self._sender = self._target = 1
         self._creation_time = now_ns
         self._sender_dirty = self._target_dirty = False

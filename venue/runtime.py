@@ -49,6 +49,9 @@ log = logging.getLogger("venue")
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/venue.db"
 DEFAULT_ADMIN_SOCKET = Path("var/venue.sock")
 DUPLICATE_WINDOW_NS = 24 * 3600 * 1_000_000_000
+FIX_MESSAGES_KEPT = 100_000
+"""Outbound FIX messages per session kept in memory for resend; with a store, a
+ResendRequest for older ones is served from the database."""
 STOP_COMMIT_TIMEOUT = 10.0  # seconds a stopping venue waits for an unavailable store
 
 
@@ -192,7 +195,9 @@ class Venue:
         else:
             self.engine = MatchingEngine(instruments)
             for sc in self.config.sessions:
-                self._fix_stores[sc.session_id] = MemoryStore(creation_time=time.time_ns())
+                self._fix_stores[sc.session_id] = MemoryStore(
+                    creation_time=time.time_ns(), keep=FIX_MESSAGES_KEPT
+                )
         self._start_market_data()
         self.acceptor = FixAcceptor(
             self.config,
@@ -200,6 +205,7 @@ class Venue:
             self._fix_store,
             file_log_factory(),
             commit_barrier=self.commit if self.store is not None else None,
+            message_loader=self._load_fix_messages if self.store is not None else None,
         )
         self.order_entry.attach(self.acceptor)
         try:
@@ -313,18 +319,28 @@ class Venue:
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
             if record is None:
-                fix_store = MemoryStore(creation_time=now)
+                fix_store = MemoryStore(creation_time=now, keep=FIX_MESSAGES_KEPT)
                 store.fix_state(str(sc.session_id), 1, 1, now)
             else:
-                messages = await store.load_fix_messages(str(sc.session_id), 1, 0)
+                # the newest messages only; a ResendRequest for older ones reads the store
+                first = max(1, record.next_sender_seq - FIX_MESSAGES_KEPT)
+                messages = await store.load_fix_messages(str(sc.session_id), first, 0)
                 fix_store = MemoryStore(
                     record.creation_time_ns,
                     record.next_sender_seq,
                     record.next_target_seq,
                     messages,
+                    keep=FIX_MESSAGES_KEPT,
+                    first_kept_seq=first,
                 )
             self._fix_stores[sc.session_id] = fix_store
         await self.commit()
+
+    async def _load_fix_messages(
+        self, session_id: SessionID, begin: int, end: int
+    ) -> list[tuple[int, bytes]]:
+        assert self.store is not None
+        return await self.store.load_fix_messages(str(session_id), begin, end)
 
     def _fix_store(self, config: SessionConfig) -> MessageStore:
         return self._fix_stores[config.session_id]

@@ -25,6 +25,7 @@ from fix_gateway.session import (
     TRANSITIONS,
     Deliver,
     Disconnect,
+    LoadMessages,
     LoggedOn,
     LoggedOut,
     Send,
@@ -37,8 +38,8 @@ def _cfg(**kw: object) -> SessionConfig:
     return SessionConfig(sender_comp_id="VENUE", target_comp_id="CLIENT1", **kw)  # type: ignore[arg-type]
 
 
-def logged_on(**kw: object) -> Pair:
-    p = Pair(_cfg(**kw)) if kw else Pair()
+def logged_on(store: MemoryStore | None = None, **kw: object) -> Pair:
+    p = Pair(_cfg(**kw) if kw else None, store=store)
     acts = p.logon()
     assert any(isinstance(a, LoggedOn) for a in acts)
     return p
@@ -405,6 +406,40 @@ def test_resend_after_restart_from_restored_store() -> None:
     msgs = sent(q.send("2", [(7, 2), (16, 4)]))
     assert [m.get(37) for m in msgs] == ["O0", "O1", "O2"]
     assert all(m.get(43) == "Y" for m in msgs)
+
+
+def test_resend_beyond_the_kept_window_loads_then_resumes_in_order() -> None:
+    store = MemoryStore(T0, keep=4)
+    p = logged_on(store=store)  # venue seq 1 = Logon
+    first_sent: dict[int, bytes] = {}  # what the database holds
+    for i in range(8):  # 2..9: 1..4 dropped from memory (9 > 4 + 1), 5..9 kept
+        send = p.session.send_app("8", [(37, f"O{i}"), (150, "0")], p.now)
+        assert send is not None
+        first_sent[send.seq] = send.raw
+    assert store.first_kept_seq == 5
+    assert [s for s, _ in store.get(1, 9)] == [5, 6, 7, 8, 9]
+    # a ResendRequest from 2, and a NewOrderSingle right behind it in the same read
+    data = client_msg("2", [(7, 2), (16, 0)], seq=2) + client_msg("D", NOS_FIELDS, seq=3)
+    assert p.feed(data) == [LoadMessages(2, 4)]
+    assert p.feed(client_msg("0", [], seq=4)) == []  # held behind the resend, in order
+    assert store.next_target_seq == 2  # nothing processed yet
+    # the transport reads 2..4 from the database and resumes
+    store.preload([(seq, first_sent[seq]) for seq in (2, 3, 4)])
+    acts = p.session.resume(p.now)
+    assert [(m.msg_type, m.get(34), m.get(37), m.get(43)) for m in sent(acts)] == [
+        ("8", str(seq), f"O{seq - 2}", "Y") for seq in range(2, 10)
+    ]
+    assert len(delivered(acts)) == 1
+    assert store.next_target_seq == 5  # Logon, ResendRequest, D, Heartbeat
+    # a preload serves one resend; when loading fails the old part is gap-filled
+    assert p.feed(client_msg("2", [(7, 3), (16, 6)], seq=5)) == [LoadMessages(3, 4)]
+    store.preload([])
+    msgs = sent(p.session.resume(p.now))
+    assert [(m.msg_type, m.get(34), m.get(36)) for m in msgs] == [
+        ("4", "3", "5"),
+        ("8", "5", None),
+        ("8", "6", None),
+    ]
 
 
 def test_send_app_when_not_logged_on_is_stored() -> None:

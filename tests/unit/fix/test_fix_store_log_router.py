@@ -136,3 +136,23 @@ def test_router_unrouted_logon_timeout() -> None:
     conn = router.connection("h", T0)
     assert conn.on_timer(T0 + 5 * 10**9) == []
     assert disconnected(conn.on_timer(T0 + 11 * 10**9))
+
+
+def test_memory_store_keeps_a_window_of_the_newest_messages() -> None:
+    store = MemoryStore(keep=4)
+    for seq in range(1, 6):
+        store.save(seq, b"m%d" % seq)
+    assert store.first_kept_seq == 1  # 5 <= 4 + 4 // 4: nothing dropped yet
+    store.save(6, b"m6")  # 6 > 5: down to the newest 4
+    assert store.first_kept_seq == 3
+    assert store.get(1, 10) == [(s, b"m%d" % s) for s in range(3, 7)]
+    assert [w.seq for w in store.pending() if w.kind == "message"] == [1, 2, 3, 4, 5, 6]
+    # a preload answers the next get only, and only below the window
+    store.preload([(1, b"old1"), (2, b"old2"), (4, b"stale")])
+    assert store.get(2, 4) == [(2, b"old2"), (3, b"m3"), (4, b"m4")]
+    assert store.get(1, 4) == [(3, b"m3"), (4, b"m4")]
+    store.next_sender_seq = 7
+    restored = MemoryStore.restore(store)
+    assert (restored.first_kept_seq, restored.get(1, 10)) == (3, store.get(1, 10))
+    store.reset(5)
+    assert (store.first_kept_seq, store.get(1, 10)) == (1, [])
