@@ -6,7 +6,8 @@ per second with the simulator's mixed flow (CLIENT1 and CLIENT2; a session holdi
 200 live orders cancels, so the book stays small), and samples every ``--every`` seconds the
 RSS of the venue process and of its SQLite writer process (VmRSS from /proc). Prints one line
 per sample and, at the end, the growth from the first minute to the end, per minute and per
-order message.
+order message, and the range of the second half (once the venue's windows of recent
+state are full).
 
     python benchmarks/soak.py                         # 10 minutes, 3,000/s, SQLite, MQTT on
     python benchmarks/soak.py --duration 120 --rate 5000 --store none --mqtt off
@@ -142,6 +143,15 @@ def main() -> None:
         f"{last['venue_mib']:.1f} MiB at {last['t']} s: {growth:+.1f} MiB "
         f"({growth / minutes:+.1f} MiB/min, {per_message:.0f} bytes per order message); "
         f"writer {last['writer_mib']:.1f} MiB"
+    )
+    # the venue keeps windows of recent state (finished orders, outbound FIX messages,
+    # ClOrdIDs) that fill during the first minutes at a given rate: the second half of the
+    # run shows whether memory is flat once they are full
+    half = [s for s in samples if s["t"] >= last["t"] / 2]
+    low, high = min(s["venue_mib"] for s in half), max(s["venue_mib"] for s in half)
+    print(
+        f"second half ({half[0]['t']} s to {last['t']} s): venue RSS {low:.1f} to {high:.1f} "
+        f"MiB, {half[0]['venue_mib']:.1f} -> {last['venue_mib']:.1f} MiB"
     )
 
 
