@@ -60,6 +60,10 @@ class Venue(Protocol):
 
     def last_price(self, symbol: str) -> int | None: ...
 
+    def knows_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
+        """The engine has this ClOrdID of the owner (a live or recently finished order)."""
+        ...
+
     def live_order_ids(self, owner: str) -> list[OrderId]: ...
 
 
@@ -246,7 +250,10 @@ class OrderEntry:
 
     def _new_order(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         cl_ord_id = msg.get(11) or ""
-        if msg.get(97) == "Y" and cl_ord_id in state.seen_cl_ord_ids:
+        if msg.get(97) == "Y" and (
+            cl_ord_id in state.seen_cl_ord_ids
+            or self._venue.knows_cl_ord_id(state.rules.owner, cl_ord_id)
+        ):
             # FIX 4.4 duplicate detection: a resent order already seen is never executed
             # twice; the client learns the order's state from a status report.
             log.info("%s: PossResend NewOrderSingle %s already seen", state.rules.owner, cl_ord_id)

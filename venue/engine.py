@@ -10,10 +10,10 @@ the hot paths are written to execute few of both). ``handle`` tests for the two 
 commands before dispatching on ``type(cmd)`` through a dict. Mutable order state lives in a
 ``__slots__`` class without ``__init__`` (:class:`venue.book.LiveOrder`), storing nothing it
 can derive. The frozen event dataclasses are built from a mutable twin whose ``__class__``
-is switched once filled (:func:`_draft_class`), several times faster than a frozen
+is switched once filled (:func:`venue.drafts.draft_class`), several times faster than a frozen
 dataclass ``__init__`` (which pays an ``object.__setattr__`` call per field); the hottest
 sites (OrderSpec, OrderAccepted, Fill, Trade, OrderCancelled) do it inline rather than
-through a constructor function (:func:`_fast_constructor`), which saves a call each.
+through a constructor function (:func:`venue.drafts.fast_constructor`), which saves a call each.
 The common shapes take fast paths that skip work the general path needs: a plain limit or
 market order skips :meth:`MatchingEngine._validate_new` (whose rules it is known to pass),
 a plain limit order rests, or trades and rests, without :meth:`MatchingEngine._activate`,
@@ -27,7 +27,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import replace as dc_replace
-from typing import Any, TypeVar
+from typing import Any
 
 from venue.book import MAX_KEY, BookSide, LiveOrder, OrderBook, stop_entry_valid
 from venue.commands import (
@@ -43,6 +43,8 @@ from venue.commands import (
     SetTradingStatus,
     StatusQuery,
 )
+from venue.drafts import draft_class as _draft_class
+from venue.drafts import fast_constructor as _fast_constructor
 from venue.events import (
     CancelRejected,
     Event,
@@ -80,56 +82,6 @@ from venue.types import (
 )
 
 __all__ = ["MatchingEngine"]
-
-T = TypeVar("T")
-
-
-def _draft_class(cls: type) -> Any:
-    """A mutable twin of the frozen slots dataclass ``cls``, to build its instances fast.
-
-    Building a frozen dataclass through its ``__init__`` pays an ``object.__setattr__``
-    call per field. Instead the engine instantiates this twin (no ``__init__``), sets its
-    slots with plain (specialised) attribute stores, then switches the instance's
-    ``__class__`` to ``cls``: the result is an ordinary immutable ``cls`` instance, equal
-    to ``cls(*fields)``. The twin is a subclass that adds no slots and restores the
-    generic ``__setattr__``, so CPython accepts the switch with its cheapest layout check
-    (same base layout) and specialises the stores. Checked once, at import.
-    """
-    names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
-    draft = type(
-        f"_{cls.__name__}Draft",
-        (cls,),
-        {
-            "__slots__": (),
-            "__init__": object.__init__,
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-        },
-    )
-    probe = draft()
-    for value, name in enumerate(names):
-        setattr(probe, name, value)
-    probe.__class__ = cls
-    if type(probe) is not cls or probe != cls(*range(len(names))):  # pragma: no cover
-        raise RuntimeError(f"cannot build {cls.__name__} through a draft")
-    return draft
-
-
-def _fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen slots dataclass, built on :func:`_draft_class`
-    (a plain function, several times faster than the dataclass ``__init__``). The hottest
-    call sites inline the same steps instead of calling it."""
-    names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
-    body = "".join(f"    _o.{name} = {name}\n" for name in names)
-    source = (
-        f"def _new_{cls.__name__}({', '.join(names)}):\n"
-        f"    _o = _draft()\n{body}    _o.__class__ = _cls\n    return _o\n"
-    )
-    namespace: dict[str, Any] = {}
-    # Generated from slot names only.
-    exec(source, {"_draft": _draft_class(cls), "_cls": cls}, namespace)
-    build: Callable[..., T] = namespace[f"_new_{cls.__name__}"]
-    return build
 
 
 _SpecDraft = _draft_class(OrderSpec)
@@ -284,10 +236,14 @@ class MatchingEngine:
         """How many orders are live (resting or untriggered stops): no views built."""
         return len(self._live)
 
-    def live_cl_ord_ids(self) -> list[tuple[str, str]]:
-        """(owner, ClOrdID) of every live order, without building views (start-up of a
-        venue holding many orders)."""
-        return [(owner, cl_ord_id) for owner, owned in self._by_clid.items() for cl_ord_id in owned]
+    def knows_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
+        """True when ``cl_ord_id`` is the owner's live order's, or a remembered finished
+        one's (see DONE_ORDERS_KEPT)."""
+        owned = self._by_clid.get(owner)
+        if owned is not None and cl_ord_id in owned:
+            return True
+        done = self._done_by_clid.get(owner)
+        return done is not None and cl_ord_id in done
 
     def gtd_expiries(self) -> list[int]:
         """Expire times of the live GTD orders, unordered."""

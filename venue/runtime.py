@@ -131,6 +131,9 @@ class Venue:
     def last_price(self, symbol: str) -> int | None:
         return self.engine.last_price(symbol)
 
+    def knows_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
+        return self.engine.knows_cl_ord_id(owner, cl_ord_id)
+
     def live_order_ids(self, owner: str) -> list[OrderId]:
         return [view.spec.order_id for view in self.engine.live_orders(owner=owner)]
 
@@ -304,12 +307,11 @@ class Venue:
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)
         # FIX duplicate detection (PossResend) remembers, across a restart, the session's
-        # latest ClOrdIDs of the last day (RECENT_CL_ORD_IDS at least) and every live order's.
+        # latest ClOrdIDs of the last day (RECENT_CL_ORD_IDS at least).
         recent = await store.cl_ord_ids_since(
             now - DUPLICATE_WINDOW_NS, limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions))
         )
-        self.order_entry.remember_cl_ord_ids(recent)
-        self.order_entry.remember_cl_ord_ids(engine.live_cl_ord_ids())
+        self.order_entry.remember_cl_ord_ids(recent)  # live orders': the engine knows them
         schedule = self.config.sessions[0].schedule if self.config.sessions else None
         day_start = schedule.period_start(now) if schedule is not None else None
         if day_start is not None:

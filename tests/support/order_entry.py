@@ -32,6 +32,9 @@ class EngineVenue:
     def last_price(self, symbol: str) -> int | None:
         return self.engine.last_price(symbol)
 
+    def knows_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
+        return self.engine.knows_cl_ord_id(owner, cl_ord_id)
+
     def live_order_ids(self, owner: str) -> list[OrderId]:
         return [v.spec.order_id for v in self.engine.live_orders(owner=owner)]
 

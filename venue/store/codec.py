@@ -42,6 +42,7 @@ from venue.commands import (
     SetTradingStatus,
     StatusQuery,
 )
+from venue.drafts import fast_constructor
 from venue.events import (
     CancelRejected,
     Event,
@@ -217,7 +218,7 @@ def _compile_decoder(cls: type[Any], hints: dict[str, Any]) -> _Decoder:
     _SlowPathError for anything else, which the checked decoder then handles or words.
     """
     env: dict[str, Any] = {"cls": cls, "SlowPath": _SlowPathError}
-    args: list[str] = []
+    args: dict[str, str] = {}
     fields = dataclasses.fields(cls)
     for f in fields:
         hint, optional = _strip(hints[f.name])
@@ -234,13 +235,20 @@ def _compile_decoder(cls: type[Any], hints: dict[str, Any]) -> _Decoder:
             expr = value
         if optional and expr != value:
             expr = f"(None if {value} is None else {expr})"
-        args.append(expr)
+        args[f.name] = expr
+    slots = getattr(cls, "__slots__", None)
+    if slots is not None and set(slots) == set(args) and not hasattr(cls, "__post_init__"):
+        # a frozen slots dataclass without validation: built through its mutable twin
+        env["cls"] = fast_constructor(cls)
+        call = f"cls({', '.join(args[name] for name in slots)})"
+    else:
+        call = f"cls({', '.join(args.values())})"
     source = (
         "def decode(d):\n"
         f"    if len(d) != {len(fields)} + ('t' in d):\n"
         "        raise SlowPath\n"
         "    try:\n"
-        f"        return cls({', '.join(args)})\n"
+        f"        return {call}\n"
         "    except (KeyError, TypeError):\n"
         "        raise SlowPath from None\n"
     )

@@ -65,25 +65,28 @@ async def recover_engine(
         RecoveryError: the journal has a gap, or the replay does not end at the stored
             last event seq.
     """
-    snapshot, commands, stored_last_seq = await store.load_engine_state()
+    snapshot, after, stored_last_seq = await store.load_snapshot()
     last_cmd_no = await store.last_cmd_no()
     engine = new_engine() if snapshot is None else restore(snapshot)
     last_seq = engine.next_seq - 1
-    for cmd_no, cmd in commands:
-        try:
-            events = engine.handle(cmd)
-        except Exception as exc:
-            raise RecoveryError(f"replay of command {cmd_no} failed: {exc!r}") from exc
-        if events:
-            if events[0].seq != last_seq + 1:
-                raise RecoveryError(
-                    f"replay diverged at command {cmd_no}: produced event seq "
-                    f"{events[0].seq}, expected {last_seq + 1}"
-                )
-            last_seq = events[-1].seq
+    replayed = 0
+    async for commands in store.journal_after(after):
+        for cmd_no, cmd in commands:
+            try:
+                events = engine.handle(cmd)
+            except Exception as exc:
+                raise RecoveryError(f"replay of command {cmd_no} failed: {exc!r}") from exc
+            if events:
+                if events[0].seq != last_seq + 1:
+                    raise RecoveryError(
+                        f"replay diverged at command {cmd_no}: produced event seq "
+                        f"{events[0].seq}, expected {last_seq + 1}"
+                    )
+                last_seq = events[-1].seq
+        replayed += len(commands)
     if last_seq != stored_last_seq:
         raise RecoveryError(
             f"replay ended at event seq {last_seq} but the store's last event seq is "
             f"{stored_last_seq}: the journal and the engine disagree; refusing to start"
         )
-    return engine, RecoveryResult(snapshot is not None, len(commands), last_cmd_no, last_seq)
+    return engine, RecoveryResult(snapshot is not None, replayed, last_cmd_no, last_seq)

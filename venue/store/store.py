@@ -22,7 +22,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -815,7 +815,7 @@ class Store:
         return await self._read("last_cmd_no", read)
 
     async def load_engine_state(self) -> EngineState:
-        """Load what recovery needs (see specs/persistence.md, "Recovery").
+        """Load what recovery needs (see specs/persistence.md, "Recovery"), all at once.
 
         Returns:
             ``(snapshot, commands, last_event_seq)``: the latest engine snapshot or None,
@@ -825,9 +825,22 @@ class Store:
         Raises:
             RecoveryError: the journal has a gap after the snapshot or cannot be decoded.
         """
+        snapshot, after, last_seq = await self.load_snapshot()
+        commands: list[tuple[int, Command]] = []
+        async for chunk in self.journal_after(after):
+            commands.extend(chunk)
+        return EngineState(snapshot, commands, last_seq)
+
+    async def load_snapshot(self) -> tuple[EngineSnapshot | None, int, int]:
+        """``(snapshot, its cmd_no, last_event_seq)``: the latest engine snapshot (None and
+        0 when there is none) and the highest stored event seq (0 when none).
+
+        Raises:
+            RecoveryError: the snapshot cannot be decoded.
+        """
         from venue.snapshot import EngineSnapshot
 
-        async def read(conn: AsyncConnection) -> tuple[Any, list[Any], int]:
+        async def read(conn: AsyncConnection) -> tuple[Any, int]:
             snap = (
                 await conn.execute(
                     select(_snapshots.c.cmd_no, _snapshots.c.payload)
@@ -835,43 +848,60 @@ class Store:
                     .limit(1)
                 )
             ).first()
-            after = snap.cmd_no if snap is not None else 0
-            cmds = (
-                await conn.execute(
-                    select(_commands.c.cmd_no, _commands.c.payload)
-                    .where(_commands.c.cmd_no > after)
-                    .order_by(_commands.c.cmd_no)
-                )
-            ).all()
             last_seq = await conn.scalar(select(func.max(_events.c.seq)))
-            return snap, list(cmds), int(last_seq or 0)
+            return snap, int(last_seq or 0)
 
-        snap, cmd_rows, last_seq = await self._read("load_engine_state", read)
-        snapshot: EngineSnapshot | None = None
-        expected = 1
-        if snap is not None:
-            try:
-                snapshot = EngineSnapshot.from_dict(json.loads(snap.payload))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RecoveryError(
-                    f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
-                ) from exc
-            expected = snap.cmd_no + 1
-        commands: list[tuple[int, Command]] = []
-        for row in cmd_rows:
-            if row.cmd_no != expected:
-                raise RecoveryError(
-                    f"{self._where}: command journal gap: expected cmd_no {expected}, "
-                    f"found {row.cmd_no}"
-                )
-            try:
-                commands.append((row.cmd_no, decode_command(row.payload)))
-            except CodecError as exc:
-                raise RecoveryError(
-                    f"{self._where}: command {row.cmd_no} is unreadable: {exc}"
-                ) from exc
-            expected += 1
-        return EngineState(snapshot, commands, last_seq)
+        snap, last_seq = await self._read("load_snapshot", read)
+        if snap is None:
+            return None, 0, last_seq
+        try:
+            snapshot = EngineSnapshot.from_dict(json.loads(snap.payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecoveryError(
+                f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
+            ) from exc
+        return snapshot, int(snap.cmd_no), last_seq
+
+    async def journal_after(
+        self, cmd_no: int, chunk: int = 20_000
+    ) -> AsyncIterator[list[tuple[int, Command]]]:
+        """The journaled commands after ``cmd_no``, in order, decoded, ``chunk`` at a time
+        (recovery replays each chunk before the next is read: a journal of millions of
+        commands is never held in memory at once).
+
+        Raises:
+            RecoveryError: the journal has a gap or a command cannot be decoded.
+            StoreUnavailable: the database cannot be read.
+        """
+        if self._closed:
+            raise StoreError(f"{self._where}: store is closed")
+        expected = cmd_no + 1
+        query = (
+            select(_commands.c.cmd_no, _commands.c.payload)
+            .where(_commands.c.cmd_no > cmd_no)
+            .order_by(_commands.c.cmd_no)
+        )
+        try:
+            async with self._engine.connect() as conn:
+                result = await conn.stream(query)
+                async for rows in result.partitions(chunk):
+                    decoded: list[tuple[int, Command]] = []
+                    for no, payload in rows:
+                        if no != expected:
+                            raise RecoveryError(
+                                f"{self._where}: command journal gap: expected cmd_no "
+                                f"{expected}, found {no}"
+                            )
+                        try:
+                            decoded.append((no, decode_command(payload)))
+                        except CodecError as exc:
+                            raise RecoveryError(
+                                f"{self._where}: command {no} is unreadable: {exc}"
+                            ) from exc
+                        expected += 1
+                    yield decoded
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _classify(exc, "journal_after", self._where) from exc
 
     async def write_snapshot(self, cmd_no: int, snapshot: EngineSnapshot, *, keep: int = 3) -> None:
         """Commit the buffer, then store an engine snapshot taken after command ``cmd_no``.
@@ -1012,7 +1042,8 @@ class Store:
                 e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
             )
             if limit is not None:
-                orders = orders.order_by(o.entered_ns.desc(), o.order_id.desc()).limit(limit)
+                # order ids grow with entry time: the primary key gives the newest at once
+                orders = orders.order_by(o.order_id.desc()).limit(limit)
                 rejected = rejected.order_by(e.ts_ns.desc(), e.seq.desc()).limit(limit)
             rows = [*(await conn.execute(orders)), *(await conn.execute(rejected))]
             rows.sort(key=lambda r: r[0])

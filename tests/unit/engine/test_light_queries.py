@@ -12,7 +12,7 @@ from venue.types import OrderId, OrdType, Price, Qty, Side, TimeInForce
 T0 = 1_000
 
 
-def test_count_clordids_and_gtd_expiries_follow_the_live_orders() -> None:
+def test_count_known_clordids_and_gtd_expiries_follow_the_orders() -> None:
     engine = MatchingEngine([Instrument("TEST", Decimal("0.01"))])
     engine.handle(NewOrder(T0, "A", "a1", "TEST", Side.BUY, OrdType.LIMIT, Qty(10), Price(100)))
     engine.handle(
@@ -26,10 +26,14 @@ def test_count_clordids_and_gtd_expiries_follow_the_live_orders() -> None:
     engine.handle(NewOrder(T0, "B", "b2", "TEST", Side.SELL, OrdType.LIMIT, Qty(10), Price(100)))
     # b2 filled a1: both done
     assert engine.live_order_count() == 2 == len(engine.live_orders())
-    assert sorted(engine.live_cl_ord_ids()) == [("A", "a2"), ("B", "b1")]
+    known = [
+        (o, c) for o in "AB" for c in ("a1", "a2", "b1", "b2", "zz") if engine.knows_cl_ord_id(o, c)
+    ]
+    assert known == [("A", "a1"), ("A", "a2"), ("B", "b1"), ("B", "b2")]  # live and finished
     assert sorted(engine.gtd_expiries()) == [T0 + 500, T0 + 900]
 
     engine.handle(CancelOrder(T0 + 1, "B", "x", "b1", order_id=OrderId(3)))
     assert engine.live_order_count() == 1
-    assert engine.live_cl_ord_ids() == [("A", "a2")]
+    assert engine.knows_cl_ord_id("B", "x") and engine.knows_cl_ord_id("B", "b1")  # cancelled
+    assert not engine.knows_cl_ord_id("A", "x")  # per owner
     assert engine.gtd_expiries() == [T0 + 500]
