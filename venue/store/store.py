@@ -429,6 +429,7 @@ class Store:
         self._failure: tuple[int, StoreError] | None = None  # last failed batch number
         self._inflight: asyncio.Task[None] | None = None
         self._inflight_batch: _Batch | None = None
+        self._waiters: list[asyncio.Future[None]] = []  # commit() callers, woken by _flush
         self._closed = False
         self.stats = StoreStats()
         self._upserts = self._build_upserts()
@@ -592,11 +593,17 @@ class Store:
             failure = self._failure
             if failure is not None and failure[0] >= target:
                 raise failure[1]
+            loop = asyncio.get_running_loop()
             if self._inflight is None:
                 if self._buffer.empty():
                     return
-                self._inflight = asyncio.get_running_loop().create_task(self._flush())
-            await asyncio.shield(self._inflight)
+                self._inflight = loop.create_task(self._flush())
+            # A future of this caller's own, set by _flush as it ends: one loop turn from
+            # the end of the transaction to the caller (awaiting the shielded task took
+            # two), and cancelling the caller cancels only its future.
+            woken = loop.create_future()
+            self._waiters.append(woken)
+            await woken
 
     async def _flush(self) -> None:
         """Take the buffer and write it in one transaction; never raises (see _failure)."""
@@ -635,6 +642,10 @@ class Store:
         finally:
             self._inflight = None
             self._inflight_batch = None
+            waiters, self._waiters = self._waiters, []
+            for woken in waiters:
+                if not woken.done():
+                    woken.set_result(None)
 
     def _fail(self, gen: int, batch: _Batch, error: StoreError) -> None:
         log.error("%s", error)
