@@ -149,6 +149,7 @@ class MatchingEngine:
         self._by_clid: dict[str, dict[str, LiveOrder]] = {}  # owner -> ClOrdID -> live order
         self._done: dict[int, LiveOrder] = {}  # finished since EndOfDay, in finishing order
         self._done_by_clid: dict[str, dict[str, LiveOrder]] = {}
+        self._done_alias: dict[int, str] = {}  # finished order id -> its cancel's ClOrdID
         self._gtd: list[tuple[int, int, LiveOrder]] = []  # (expire_ns, order id, order)
         self._dispatch: dict[type, Callable[[Any, list[Event]], None]] = {
             NewOrder: self._on_new_order,
@@ -320,6 +321,7 @@ class MatchingEngine:
             engine._done_by_clid.setdefault(view.spec.owner, {})[view.spec.cl_ord_id] = order
         for owner, cl_ord_id, order_id in snapshot.done_aliases:
             engine._done_by_clid.setdefault(owner, {})[cl_ord_id] = engine._done[order_id]
+            engine._done_alias[order_id] = cl_ord_id
         return engine
 
     # ------------------------------------------------------------------ new orders
@@ -850,6 +852,7 @@ class MatchingEngine:
         owned[spec.cl_ord_id] = order
         if cl_ord_id and cl_ord_id != spec.cl_ord_id:
             owned[cl_ord_id] = order  # the cancel's ClOrdID is now the order's, in FIX terms
+            self._done_alias[oid] = cl_ord_id
         seq = self._seq
         self._seq = seq + 1
         event = _CancelledDraft()  # OrderCancelled, built inline (see _draft_class)
@@ -1278,18 +1281,25 @@ class MatchingEngine:
             self._expire(order, cmd.ts_ns, out)
         self._done.clear()
         self._done_by_clid.clear()
+        self._done_alias.clear()
 
     def _forget_oldest_done(self) -> None:
-        """Forget the oldest finished orders down to DONE_ORDERS_KEPT (a chunk at a time,
-        so the ClOrdID index is rebuilt once per chunk, not once per order)."""
-        done = self._done
+        """Forget the oldest finished orders down to DONE_ORDERS_KEPT, with their ClOrdIDs
+        (a chunk at a time: one walk from the start of ``_done``, not one per order)."""
+        done, by_clid, aliases = self._done, self._done_by_clid, self._done_alias
         for oid in list(itertools.islice(done, len(done) - DONE_ORDERS_KEPT)):
-            del done[oid]
-        self._done_by_clid = {
-            owner: kept
-            for owner, owned in self._done_by_clid.items()
-            if (kept := {c: o for c, o in owned.items() if o.spec.order_id in done})
-        }
+            order = done.pop(oid)
+            spec = order.spec
+            owned = by_clid.get(spec.owner)
+            if owned is None:
+                continue
+            if owned.get(spec.cl_ord_id) is order:
+                del owned[spec.cl_ord_id]
+            alias = aliases.pop(oid, None)
+            if alias is not None and owned.get(alias) is order:
+                del owned[alias]
+            if not owned:
+                del by_clid[spec.owner]
 
     def _on_set_status(self, cmd: SetTradingStatus, out: list[Event]) -> None:
         book = self._books.get(cmd.symbol)
