@@ -309,7 +309,9 @@ class Venue:
         # FIX duplicate detection (PossResend) remembers, across a restart, the session's
         # latest ClOrdIDs of the last day (RECENT_CL_ORD_IDS at least).
         recent = await store.cl_ord_ids_since(
-            now - DUPLICATE_WINDOW_NS, limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions))
+            now - DUPLICATE_WINDOW_NS,
+            limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions)),
+            finished_only=True,
         )
         self.order_entry.remember_cl_ord_ids(recent)  # live orders': the engine knows them
         schedule = self.config.sessions[0].schedule if self.config.sessions else None

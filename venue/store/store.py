@@ -1040,23 +1040,28 @@ class Store:
         return await self._read("orders", read)
 
     async def cl_ord_ids_since(
-        self, since_ns: int, limit: int | None = None
+        self, since_ns: int, limit: int | None = None, *, finished_only: bool = False
     ) -> list[tuple[str, str]]:
         """(owner, ClOrdID) of every order and rejected order entered since ``since_ns``,
-        oldest first (with ``limit``: only the newest ``limit`` of each kind): what FIX
-        duplicate detection (PossResend) must remember across a restart."""
+        oldest first: what FIX duplicate detection (PossResend) must remember across a
+        restart. With ``limit``, only the newest ``limit`` of each kind; with
+        ``finished_only``, no live order's (the engine knows those)."""
 
         async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
             o, e = _orders.c, models.events.c
             orders = select(o.entered_ns, o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns)
+            if finished_only:
+                orders = orders.where(o.status.not_in(LIVE_STATUSES))
+            if limit is not None:
+                # order ids grow with entry time: the primary key gives the newest
+                orders = orders.order_by(o.order_id.desc()).limit(limit)
             rejected = select(e.ts_ns, e.owner, e.cl_ord_id).where(
                 e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
             )
+            newest = sorted(await conn.execute(rejected), key=lambda r: r[0])
             if limit is not None:
-                # order ids grow with entry time: the primary key gives the newest at once
-                orders = orders.order_by(o.order_id.desc()).limit(limit)
-                rejected = rejected.order_by(e.ts_ns.desc(), e.seq.desc()).limit(limit)
-            rows = [*(await conn.execute(orders)), *(await conn.execute(rejected))]
+                newest = newest[-limit:]
+            rows = [*(await conn.execute(orders)), *newest]
             rows.sort(key=lambda r: r[0])
             return [(r[1], r[2]) for r in rows]
 

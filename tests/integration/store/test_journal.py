@@ -363,3 +363,12 @@ async def test_cl_ord_ids_since_oldest_first_and_limited(store: Store) -> None:
     # the newest one of each kind (orders, rejected orders)
     assert await store.cl_ord_ids_since(T0, limit=1) == [(BOB, "B2"), (BOB, "B3")]
     assert await store.cl_ord_ids_since(T0, limit=2) == [(BOB, "B1"), (BOB, "B2"), (BOB, "B3")]
+
+
+async def test_cl_ord_ids_since_without_live_orders(store: Store) -> None:
+    Scenario().journal(store, slice(0, 6))  # B3 accepted and resting, not yet expired
+    await store.commit()
+    everything = await store.cl_ord_ids_since(T0)
+    assert everything == [(ALICE, "A2"), (BOB, "B1"), (BOB, "B2"), (BOB, "B3")]
+    finished = await store.cl_ord_ids_since(T0, finished_only=True)
+    assert finished == [(ALICE, "A2"), (BOB, "B1"), (BOB, "B2")]  # the engine knows B3
