@@ -111,9 +111,8 @@ class VenueProcess:
         text = (REPO / "sessions.cfg").read_text()
         text = re.sub(r"(?m)^SocketAcceptPort=.*$", f"SocketAcceptPort={self.port}", text)
         text = re.sub(r"(?m)^HeartBtInt=.*$", "HeartBtInt=30", text)
-        text = re.sub(
-            r"(?m)^InstrumentsFile=.*$", f"InstrumentsFile={REPO / 'instruments.csv'}", text
-        )
+        text = re.sub(r"(?m)^InstrumentsFile=.*$", f"InstrumentsFile={REPO / 'instruments.csv'}",
+                      text)
         self.config.write_text(text)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -122,25 +121,10 @@ class VenueProcess:
         t0 = time.perf_counter()
         with (self.root / "venue.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "venue.cli",
-                    "run",
-                    "--config",
-                    str(self.config),
-                    "--db",
-                    self.db_url,
-                    "--mqtt",
-                    self.mqtt,
-                    "--admin-socket",
-                    str(self.sock),
-                    "--log-level",
-                    "WARNING",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
+                [sys.executable, "-m", "venue.cli", "run", "--config", str(self.config),
+                 "--db", self.db_url, "--mqtt", self.mqtt, "--admin-socket", str(self.sock),
+                 "--log-level", "WARNING"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -178,13 +162,8 @@ class VenueProcess:
 def sim_config(vp: VenueProcess, **options: Any) -> SimConfig:
     cfg = load_config(vp.config)
     return config_from_sessions(
-        cfg,
-        sessions=options.pop("sessions", None),
-        symbols=["TEST"],
-        host="127.0.0.1",
-        port=vp.port,
-        password=None,
-        **options,
+        cfg, sessions=options.pop("sessions", None), symbols=["TEST"], host="127.0.0.1",
+        port=vp.port, password=None, **options,
     )
 
 
@@ -251,24 +230,16 @@ def restart_run(root: Path, store: str, n: int) -> dict[str, Any]:
     try:
         vp.start()
         # CLIENT2: no CancelOnDisconnect, so its orders stay after the logout.
-        seed = sim_config(
-            vp, sessions=["CLIENT2"], flow="resting", in_flight=200, duration=600.0, orders=n
-        )
+        seed = sim_config(vp, sessions=["CLIENT2"], flow="resting", in_flight=200,
+                          duration=600.0, orders=n)
         seeded = run_loop(Simulation(seed).run())
         status = call(vp.sock, "status", timeout=10.0)
         vp.kill()
         t0 = time.perf_counter()
         vp.start(timeout=600.0)
         admin_s = time.perf_counter() - t0
-        probe = sim_config(
-            vp,
-            sessions=["CLIENT1"],
-            flow="resting",
-            in_flight=1,
-            duration=30.0,
-            orders=1,
-            grace=30.0,
-        )
+        probe = sim_config(vp, sessions=["CLIENT1"], flow="resting", in_flight=1, duration=30.0,
+                           orders=1, grace=30.0)
         first = run_loop(Simulation(probe).run())
         total_s = time.perf_counter() - t0
         after = call(vp.sock, "status", timeout=10.0)
@@ -277,11 +248,8 @@ def restart_run(root: Path, store: str, n: int) -> dict[str, Any]:
         if pg_name is not None:
             run_loop(drop_pg_database(pg_name))
     return {
-        "store": store,
-        "seeded": seeded["sent"]["D"],
-        "live_before": status["live_orders"],
-        "live_after": after["live_orders"],
-        "admin_s": round(admin_s, 2),
+        "store": store, "seeded": seeded["sent"]["D"], "live_before": status["live_orders"],
+        "live_after": after["live_orders"], "admin_s": round(admin_s, 2),
         "first_ack_s": round(total_s, 2),
         "first_ack_ok": first["new_orders_answered"] == 1,
     }
@@ -319,37 +287,27 @@ def main() -> None:
                     shutil.rmtree(root, ignore_errors=True)
                 rows.append(s)
                 lat = s["latency_ms"]["new_order"]
-                print(
-                    f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
-                    f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
-                    f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
-                    f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
-                    f"gen {s['generator_cpu_pct']:.0f}% "
-                    f"trades {s['trades']:,} unanswered {s['unanswered']}",
-                    flush=True,
-                )
+                print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
+                      f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
+                      f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
+                      f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
+                      f"gen {s['generator_cpu_pct']:.0f}% "
+                      f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
                 if args.json:
                     print(json.dumps(s), flush=True)
     if rows:
         print()
-        print(
-            "| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
-            "| venue CPU | writer CPU | generator CPU |"
-        )
+        print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
+              "| venue CPU | writer CPU | generator CPU |")
         print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in rows:
             lat = s["latency_ms"]["new_order"]
-            load = (
-                f"closed W={s['in_flight']}x{len(s['sessions'])}"
-                if s["load"] == "closed"
-                else f"open {s['rate_target']:,.0f}/s"
-            )
-            print(
-                f"| {load} | {s['store']} | {'on' if s['mqtt'] else 'off'} "
-                f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
-                f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
-                f"| {s['writer_cpu_pct']:.0f}% | {s['generator_cpu_pct']:.0f}% |"
-            )
+            load = (f"closed W={s['in_flight']}x{len(s['sessions'])}" if s["load"] == "closed"
+                    else f"open {s['rate_target']:,.0f}/s")
+            print(f"| {load} | {s['store']} | {'on' if s['mqtt'] else 'off'} "
+                  f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
+                  f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
+                  f"| {s['writer_cpu_pct']:.0f}% | {s['generator_cpu_pct']:.0f}% |")
     if args.restart:
         for store in args.restart_stores.split(","):
             root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
@@ -357,11 +315,9 @@ def main() -> None:
                 r = restart_run(root, store, args.restart)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-            print(
-                f"restart {store}: {r['live_before']:,} resting orders; admin status after "
-                f"{r['admin_s']} s, first order acknowledged after {r['first_ack_s']} s "
-                f"(live after restart {r['live_after']:,}, ack ok {r['first_ack_ok']})"
-            )
+            print(f"restart {store}: {r['live_before']:,} resting orders; admin status after "
+                  f"{r['admin_s']} s, first order acknowledged after {r['first_ack_s']} s "
+                  f"(live after restart {r['live_after']:,}, ack ok {r['first_ack_ok']})")
 
 
 if __name__ == "__main__":

@@ -27,27 +27,11 @@ def build_stream(n: int) -> bytes:
     ts = format_utc_timestamp(T0)
     parts = []
     for seq in range(2, n + 2):
-        parts.append(
-            encode_raw(
-                "FIX.4.4",
-                [
-                    (35, "D"),
-                    (34, seq),
-                    (49, "CLIENT1"),
-                    (52, ts),
-                    (56, "VENUE"),
-                    (11, f"ORD{seq:09d}"),
-                    (1, "ACC1"),
-                    (55, "AAPL"),
-                    (54, "1"),
-                    (60, ts),
-                    (38, "100"),
-                    (40, "2"),
-                    (44, "123.45"),
-                    (59, "0"),
-                ],
-            )
-        )
+        parts.append(encode_raw("FIX.4.4", [
+            (35, "D"), (34, seq), (49, "CLIENT1"), (52, ts), (56, "VENUE"),
+            (11, f"ORD{seq:09d}"), (1, "ACC1"), (55, "AAPL"), (54, "1"), (60, ts),
+            (38, "100"), (40, "2"), (44, "123.45"), (59, "0"),
+        ]))
     return b"".join(parts)
 
 
@@ -56,21 +40,12 @@ def run(n: int, chunk: int) -> float:
     store = MemoryStore(creation_time=T0)
     session = Session(cfg, store)
     session.connect(T0, "bench")
-    logon = encode_raw(
-        "FIX.4.4",
-        [
-            (35, "A"),
-            (34, 1),
-            (49, "CLIENT1"),
-            (52, format_utc_timestamp(T0)),
-            (56, "VENUE"),
-            (98, 0),
-            (108, 30),
-        ],
-    )
+    logon = encode_raw("FIX.4.4", [(35, "A"), (34, 1), (49, "CLIENT1"),
+                                   (52, format_utc_timestamp(T0)), (56, "VENUE"),
+                                   (98, 0), (108, 30)])
     session.on_bytes(logon, T0)
     stream = build_stream(n)
-    chunks = [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
+    chunks = [stream[i:i + chunk] for i in range(0, len(stream), chunk)]
     delivered = 0
     now = T0
     start = time.perf_counter()
@@ -99,10 +74,8 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
         return
     best = max(run(args.n, args.chunk) for _ in range(3))
-    print(
-        f"{args.n} NewOrderSingle in {args.chunk}-byte chunks: {best:,.0f} messages/s "
-        "(best of 3; Framer+parse+checks+validate, MemoryStore, NullLog)"
-    )
+    print(f"{args.n} NewOrderSingle in {args.chunk}-byte chunks: {best:,.0f} messages/s "
+          "(best of 3; Framer+parse+checks+validate, MemoryStore, NullLog)")
 
 
 if __name__ == "__main__":

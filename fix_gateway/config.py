@@ -194,37 +194,15 @@ KEYS: Final[dict[str, Key]] = {
 #: QuickFIX sessions.cfg loads. Any other unknown key is an error (it is most likely a typo).
 QUICKFIX_PASSIVE_KEYS: Final = frozenset(
     {
-        "FileStorePath",
-        "FileStoreSync",
-        "FileStoreMaxCachedMsgs",
-        "PersistMessages",
-        "UseDataDictionary",
-        "DataDictionary",
-        "TransportDataDictionary",
-        "AppDataDictionary",
-        "ValidateUserDefinedFields",
-        "ValidateFieldsOutOfOrder",
-        "ValidateFieldsHaveValues",
-        "ValidateLengthAndChecksum",
-        "AllowUnknownMsgFields",
-        "PreserveMessageFieldsOrder",
-        "ScreenLogShowIncoming",
-        "ScreenLogShowOutgoing",
-        "ScreenLogShowEvents",
-        "ScreenLogShowHeartBeats",
-        "FileLogBackupPath",
-        "SocketNodelay",
-        "SocketReuseAddress",
-        "SocketSendBufferSize",
-        "SocketReceiveBufferSize",
-        "MillisecondsInTimeStamp",
-        "TimestampPrecision",
-        "SendRedundantResendRequests",
-        "UseLocalTime",
-        "ReconnectInterval",
-        "SendResetSeqNumFlag",
-        "ResetOnError",
-        "DisconnectOnError",
+        "FileStorePath", "FileStoreSync", "FileStoreMaxCachedMsgs", "PersistMessages",
+        "UseDataDictionary", "DataDictionary", "TransportDataDictionary", "AppDataDictionary",
+        "ValidateUserDefinedFields", "ValidateFieldsOutOfOrder", "ValidateFieldsHaveValues",
+        "ValidateLengthAndChecksum", "AllowUnknownMsgFields", "PreserveMessageFieldsOrder",
+        "ScreenLogShowIncoming", "ScreenLogShowOutgoing", "ScreenLogShowEvents",
+        "ScreenLogShowHeartBeats", "FileLogBackupPath", "SocketNodelay", "SocketReuseAddress",
+        "SocketSendBufferSize", "SocketReceiveBufferSize", "MillisecondsInTimeStamp",
+        "TimestampPrecision", "SendRedundantResendRequests", "UseLocalTime",
+        "ReconnectInterval", "SendResetSeqNumFlag", "ResetOnError", "DisconnectOnError",
     }
 )
 
@@ -461,11 +439,8 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
             raise fail(line_of("StartDay"), "StartTime", "StartDay/EndDay need StartTime/EndTime")
         if ("Username" in merged) != ("PasswordHash" in merged):
             k = "PasswordHash" if "Username" in merged else "Username"
-            raise fail(
-                line_of("Username" if "Username" in merged else "PasswordHash"),
-                k,
-                "Username and PasswordHash go together",
-            )
+            raise fail(line_of("Username" if "Username" in merged else "PasswordHash"), k,
+                       "Username and PasswordHash go together")
         cfg = SessionConfig(**{KEYS[k].attr: v for k, (v, _) in merged.items()})
         sid = cfg.session_id
         if sid in seen:

@@ -298,11 +298,8 @@ def validate(msg: Message) -> Problem | None:
         for tag, _ in msg.fields:
             if tag not in spec.allowed:
                 if tag in FIELDS:
-                    return (
-                        TAG_NOT_DEFINED_FOR_MSG_TYPE,
-                        tag,
-                        "Tag not defined for this message type",
-                    )
+                    return (TAG_NOT_DEFINED_FOR_MSG_TYPE, tag,
+                            "Tag not defined for this message type")
                 if tag >= USER_DEFINED_TAGS_START:
                     return (UNDEFINED_TAG, tag, "Undefined Tag")
                 return (INVALID_TAG_NUMBER, tag, "Invalid tag number")

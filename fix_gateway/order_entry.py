@@ -257,7 +257,9 @@ class OrderEntry:
             # FIX 4.4 duplicate detection: a resent order already seen is never executed
             # twice; the client learns the order's state from a status report.
             log.info("%s: PossResend NewOrderSingle %s already seen", state.rules.owner, cl_ord_id)
-            self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
+            self._venue.submit(
+                translate.status_query(msg, state.rules.owner, now_ns)
+            )
             return
         result = translate.new_order(msg, state.rules, self._venue, now_ns)
         if isinstance(result, tuple):
@@ -426,3 +428,4 @@ class OrderEntry:
         if self._sender is None:
             return
         self._sender.send(session_id, msg_type, body)
+

@@ -39,14 +39,8 @@ class Router:
 def _refusal(begin: str, our_comp: str, their_comp: str, text: str, now_ns: int) -> bytes:
     return encode_raw(
         begin,
-        [
-            (35, "5"),
-            (34, 1),
-            (49, our_comp),
-            (52, format_utc_timestamp(now_ns)),
-            (56, their_comp),
-            (58, text),
-        ],
+        [(35, "5"), (34, 1), (49, our_comp), (52, format_utc_timestamp(now_ns)),
+         (56, their_comp), (58, text)],
     )
 
 
@@ -67,8 +61,7 @@ class Connection:
         """Bound, and still the session's connection (not replaced after a disconnect)."""
         s = self.session
         return (
-            s is not None
-            and s.generation == self.generation
+            s is not None and s.generation == self.generation
             and s.state is not SessionState.DISCONNECTED
         )
 
@@ -89,23 +82,16 @@ class Connection:
         ours = first.get(56) or ""
         session = self.router._by_comp.get((ours, their))
         if session is None:
-            return self._refuse(
-                begin, ours, their, f"Unknown session {begin}:{ours}->{their}", now_ns
-            )
+            return self._refuse(begin, ours, their, f"Unknown session {begin}:{ours}->{their}",
+                                now_ns)
         sid = session.session_id
         if begin != sid.begin_string:
-            return self._refuse(
-                begin,
-                ours,
-                their,
-                f"Incorrect BeginString {begin}, expected {sid.begin_string}",
-                now_ns,
-            )
+            return self._refuse(begin, ours, their, f"Incorrect BeginString {begin}, expected "
+                                f"{sid.begin_string}", now_ns)
         allowed = session.config.allowed_remote_addresses
         if allowed is not None and self.remote_host not in allowed:
-            return self._refuse(
-                begin, ours, their, f"Remote address {self.remote_host} not allowed", now_ns
-            )
+            return self._refuse(begin, ours, their,
+                                f"Remote address {self.remote_host} not allowed", now_ns)
         if session.state is not SessionState.DISCONNECTED:
             return self._refuse(begin, ours, their, "Session already logged on", now_ns)
         self.session = session

@@ -206,23 +206,12 @@ class FixAcceptor:
         out = []
         for sid, s in sorted(self._sessions.items()):
             connected = s.state is not SessionState.DISCONNECTED
-            out.append(
-                SessionInfo(
-                    str(sid),
-                    s.state.value,
-                    s.enabled,
-                    s.remote if connected else "",
-                    s.connected_ns if connected else 0,
-                    s.logon_ns if s.is_logged_on else 0,
-                    s.store.next_sender_seq,
-                    s.store.next_target_seq,
-                    s.last_received_ns,
-                    s.last_sent_ns,
-                    s.messages_in,
-                    s.messages_out,
-                    s.heart_bt_int,
-                )
-            )
+            out.append(SessionInfo(
+                str(sid), s.state.value, s.enabled, s.remote if connected else "",
+                s.connected_ns if connected else 0, s.logon_ns if s.is_logged_on else 0,
+                s.store.next_sender_seq, s.store.next_target_seq, s.last_received_ns,
+                s.last_sent_ns, s.messages_in, s.messages_out, s.heart_bt_int,
+            ))
         return out
 
     def session(self, session_id: SessionID | str) -> Session:
@@ -238,9 +227,8 @@ class FixAcceptor:
     def reset(self, session_id: SessionID | str) -> None:
         self._act(session_id, lambda s, now: s.reset(now))
 
-    def set_seq(
-        self, session_id: SessionID | str, sender: int | None = None, target: int | None = None
-    ) -> None:
+    def set_seq(self, session_id: SessionID | str, sender: int | None = None,
+                target: int | None = None) -> None:
         s = self._session(session_id)
         s.set_seq(sender, target, self._clock())
 
@@ -276,7 +264,8 @@ class FixAcceptor:
         except KeyError:
             raise LocalProtocolError(f"no session {sid}") from None
 
-    def _act(self, session_id: SessionID | str, fn: Callable[[Session, int], list[Action]]) -> None:
+    def _act(self, session_id: SessionID | str,
+             fn: Callable[[Session, int], list[Action]]) -> None:
         session = self._session(session_id)
         conn = self._bound.get(session.session_id)
         actions = fn(session, self._clock())
@@ -333,11 +322,12 @@ class FixAcceptor:
             elif isinstance(action, Deliver):
                 if session is not None:
                     try:
-                        self.application.on_message(session.session_id, action.msg, self._clock())
-                    except Exception:  # errors are answers: never kill the session
-                        logger.exception(
-                            "%s: application failed on %r", session.session_id, action.msg
+                        self.application.on_message(
+                            session.session_id, action.msg, self._clock()
                         )
+                    except Exception:  # errors are answers: never kill the session
+                        logger.exception("%s: application failed on %r", session.session_id,
+                                         action.msg)
             elif isinstance(action, Disconnect):
                 if self._outbox.get(conn):
                     self._closing_after_flush.append(conn)

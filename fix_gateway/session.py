@@ -391,13 +391,9 @@ class Session:
             _, tag, text = problem
             self._refuse(f"Invalid Logon: {text}" + (f" ({tag})" if tag else ""), now_ns, out)
             return
-        if (
-            cfg.username is not None
-            and cfg.password_hash is not None
-            and (
-                msg.get(553) != cfg.username
-                or not verify_password(msg.get(554) or "", cfg.password_hash)
-            )
+        if cfg.username is not None and cfg.password_hash is not None and (
+            msg.get(553) != cfg.username
+            or not verify_password(msg.get(554) or "", cfg.password_hash)
         ):
             self._refuse("Invalid Username or Password", now_ns, out)
             return
@@ -443,15 +439,8 @@ class Session:
         seq = int(seq_text)
         if index.get(49) != cfg.target_comp_id or index.get(56) != cfg.sender_comp_id:
             # FIX 4.4 2d: Reject reason 9, then Logout
-            self._reject(
-                msg,
-                seq,
-                COMPID_PROBLEM,
-                49 if index.get(49) != cfg.target_comp_id else 56,
-                "CompID problem",
-                now_ns,
-                out,
-            )
+            self._reject(msg, seq, COMPID_PROBLEM, 49 if index.get(49) != cfg.target_comp_id
+                         else 56, "CompID problem", now_ns, out)
             self._start_logout("Incorrect SenderCompID or TargetCompID", now_ns, out)
             return
         if index.get(8) != cfg.begin_string:  # FIX 4.4 2m: wrong BeginString -> Logout
@@ -461,25 +450,16 @@ class Session:
         sending_time = parse_utc_timestamp(index.get(52, ""))
         if sending_time is None:  # FIX 4.4 2e: SendingTime missing or malformed
             if 52 in index:
-                self._reject(
-                    msg,
-                    seq,
-                    INCORRECT_DATA_FORMAT,
-                    52,
-                    "Incorrect data format for value",
-                    now_ns,
-                    out,
-                )
+                self._reject(msg, seq, INCORRECT_DATA_FORMAT, 52, "Incorrect data format for "
+                             "value", now_ns, out)
             else:
-                self._reject(
-                    msg, seq, REQUIRED_TAG_MISSING, 52, "Required tag missing", now_ns, out
-                )
+                self._reject(msg, seq, REQUIRED_TAG_MISSING, 52, "Required tag missing",
+                             now_ns, out)
             return
         if self._max_latency_ns and abs(now_ns - sending_time) > self._max_latency_ns:
             # FIX 4.4 2e: SendingTime not within MaxLatency -> Reject 10, then Logout
-            self._reject(
-                msg, seq, SENDING_TIME_ACCURACY, 52, "SendingTime accuracy problem", now_ns, out
-            )
+            self._reject(msg, seq, SENDING_TIME_ACCURACY, 52, "SendingTime accuracy problem",
+                         now_ns, out)
             self._start_logout("SendingTime accuracy problem", now_ns, out)
             return
         msg_type = msg.msg_type
@@ -553,23 +533,14 @@ class Session:
                 self._serve_resend(msg, seq, now_ns, out)
         elif msg_type == "3":
             store.incr_next_target_seq()
-            self.log.on_event(
-                f"Received Reject: {msg.get(58) or ''} (RefSeqNum "
-                f"{msg.get(45)}, reason {msg.get(373)})",
-                now_ns,
-            )
+            self.log.on_event(f"Received Reject: {msg.get(58) or ''} (RefSeqNum "
+                              f"{msg.get(45)}, reason {msg.get(373)})", now_ns)
         elif msg_type == "4":  # SequenceReset-GapFill (FIX 4.4 10)
             new_seq = int(msg[36])
             if new_seq <= seq:  # FIX 4.4 10c: NewSeqNo must move forward
-                self._reject(
-                    msg,
-                    seq,
-                    VALUE_OUT_OF_RANGE,
-                    36,
-                    f"Attempt to lower sequence number, invalid value NewSeqNo={new_seq}",
-                    now_ns,
-                    out,
-                )
+                self._reject(msg, seq, VALUE_OUT_OF_RANGE, 36,
+                             f"Attempt to lower sequence number, invalid value NewSeqNo={new_seq}",
+                             now_ns, out)
                 return
             store.next_target_seq = new_seq
         elif msg_type == "5":
@@ -612,14 +583,12 @@ class Session:
             return False
         orig = parse_utc_timestamp(orig_text)
         if orig is None:
-            self._reject(
-                msg, seq, INCORRECT_DATA_FORMAT, 122, "Incorrect data format for value", now_ns, out
-            )
+            self._reject(msg, seq, INCORRECT_DATA_FORMAT, 122, "Incorrect data format for value",
+                         now_ns, out)
             return False
         if orig > sending_time:  # FIX 4.4 2g: OrigSendingTime after SendingTime -> Reject 10
-            self._reject(
-                msg, seq, SENDING_TIME_ACCURACY, 122, "SendingTime accuracy problem", now_ns, out
-            )
+            self._reject(msg, seq, SENDING_TIME_ACCURACY, 122, "SendingTime accuracy problem",
+                         now_ns, out)
             return False
         return True
 
@@ -639,26 +608,17 @@ class Session:
         elif new_seq == expected:  # 11b
             self.log.on_event(f"SequenceReset to the expected {new_seq}: nothing to do", now_ns)
         else:  # 11c: never lower the expected number
-            self._reject(
-                msg,
-                seq,
-                VALUE_OUT_OF_RANGE,
-                36,
-                f"Value is incorrect (out of range) for this tag: NewSeqNo {new_seq} "
-                f"lower than expected {expected}",
-                now_ns,
-                out,
-                consume=False,
-            )
+            self._reject(msg, seq, VALUE_OUT_OF_RANGE, 36,
+                         f"Value is incorrect (out of range) for this tag: NewSeqNo {new_seq} "
+                         f"lower than expected {expected}", now_ns, out, consume=False)
 
     def _logout_received(self, msg: Message, now_ns: int, out: list[Action]) -> None:
         if self.state is S.AWAIT_LOGOUT:  # the reply to our Logout (FIX 4.4 13a)
             self._disconnect("Logout completed", now_ns, out, logout=True)
             return
         out.append(self._send("5", (), now_ns))  # FIX 4.4 13b: answer, then disconnect
-        self._disconnect(
-            f"Logout by counterparty: {msg.get(58) or ''}".rstrip(": "), now_ns, out, logout=True
-        )
+        self._disconnect(f"Logout by counterparty: {msg.get(58) or ''}".rstrip(": "),
+                         now_ns, out, logout=True)
 
     # -- resends ----------------------------------------------------------------------------------
 
@@ -772,12 +732,7 @@ class Session:
         self.log.on_event(f"Initiated Logout: {text}", now_ns)
 
     def _disconnect(
-        self,
-        reason: str,
-        now_ns: int,
-        out: list[Action],
-        *,
-        emit: bool = True,
+        self, reason: str, now_ns: int, out: list[Action], *, emit: bool = True,
         logout: bool = False,
     ) -> None:
         was_logged_on = self.is_logged_on

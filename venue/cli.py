@@ -192,10 +192,8 @@ def simulate(
     config: ConfigOpt = Path("sessions.cfg"),
     sessions: Annotated[
         str | None,
-        typer.Option(
-            help="Client sessions, e.g. CLIENT1,CLIENT2 (default: every trading "
-            "session that needs no password)."
-        ),
+        typer.Option(help="Client sessions, e.g. CLIENT1,CLIENT2 (default: every trading "
+                     "session that needs no password)."),
     ] = None,
     symbols: Annotated[str, typer.Option(help="Symbols to trade, e.g. TEST,AAPL.")] = "TEST",
     host: Annotated[str | None, typer.Option(help="Venue host (default: from the cfg).")] = None,
@@ -207,10 +205,8 @@ def simulate(
         typer.Option(min=1, help="Open loop: order messages per second in total."),
     ] = None,
     in_flight: Annotated[
-        int,
-        typer.Option(
-            min=1, help="Closed loop (no --rate): order messages awaiting an answer, per session."
-        ),
+        int, typer.Option(min=1, help="Closed loop (no --rate): order messages awaiting an "
+                          "answer, per session.")
     ] = 50,
     duration: Annotated[
         float, typer.Option(min=0.1, max=86_400, help="Seconds of sending.")
@@ -219,17 +215,12 @@ def simulate(
         int | None, typer.Option(min=1, help="Stop after this many order messages.")
     ] = None,
     password: Annotated[
-        str | None,
-        typer.Option(
-            help="Password(554) for sessions with a Username.", envvar="VENUE_SIM_PASSWORD"
-        ),
+        str | None, typer.Option(help="Password(554) for sessions with a Username.",
+                                 envvar="VENUE_SIM_PASSWORD")
     ] = None,
     flow: Annotated[
-        str,
-        typer.Option(
-            help="'mixed' (rest, cross, cancel, replace) or 'resting' "
-            "(non-crossing new orders only)."
-        ),
+        str, typer.Option(help="'mixed' (rest, cross, cancel, replace) or 'resting' "
+                          "(non-crossing new orders only).")
     ] = "mixed",
     heartbeat: Annotated[int, typer.Option(min=1, help="HeartBtInt(108) of the Logons.")] = 30,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
@@ -279,53 +270,27 @@ def _print_simulation(s: dict[str, Any]) -> None:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f} ms"
 
-    mode = (
-        f"open loop, {s['rate_target']:,.0f} orders/s"
-        if s["mode"] == "open"
-        else f"closed loop, {s['in_flight']} in flight per session"
-    )
-    console.print(
-        f"{', '.join(s['sessions'])} on {', '.join(s['symbols'])}: {mode}, {s['seconds']:.1f} s",
-        highlight=False,
-    )
+    mode = (f"open loop, {s['rate_target']:,.0f} orders/s" if s["mode"] == "open"
+            else f"closed loop, {s['in_flight']} in flight per session")
+    console.print(f"{', '.join(s['sessions'])} on {', '.join(s['symbols'])}: {mode}, "
+                  f"{s['seconds']:.1f} s", highlight=False)
     sent = s["sent"]
-    console.print(
-        f"orders sent      {s['orders_sent']:,} (new {sent['D']:,}, cancel "
-        f"{sent['F']:,}, replace {sent['G']:,})",
-        highlight=False,
-    )
-    console.print(
-        f"achieved rate    {s['orders_per_s']:,.0f} orders/s "
-        f"({s['new_orders_per_s']:,.0f} NewOrderSingle/s)",
-        highlight=False,
-    )
-    names = {
-        "0": "new",
-        "4": "cancelled",
-        "5": "replaced",
-        "8": "rejected",
-        "F": "fill",
-        "C": "expired",
-        "D": "restated",
-        "I": "status",
-    }
+    console.print(f"orders sent      {s['orders_sent']:,} (new {sent['D']:,}, cancel "
+                  f"{sent['F']:,}, replace {sent['G']:,})", highlight=False)
+    console.print(f"achieved rate    {s['orders_per_s']:,.0f} orders/s "
+                  f"({s['new_orders_per_s']:,.0f} NewOrderSingle/s)", highlight=False)
+    names = {"0": "new", "4": "cancelled", "5": "replaced", "8": "rejected", "F": "fill",
+             "C": "expired", "D": "restated", "I": "status"}
     reports = ", ".join(f"{names.get(k, k)} {v:,}" for k, v in s["exec_reports"].items())
     console.print(f"exec reports     {reports or 'none'}", highlight=False)
     console.print(f"trades           {s['trades']:,}", highlight=False)
-    console.print(
-        f"rejects          order {s['order_rejects']:,}, cancel/replace "
-        f"{s['cancel_rejects']:,}, session {s['session_rejects']:,}, business "
-        f"{s['business_rejects']:,}; unanswered {s['unanswered']:,}",
-        highlight=False,
-    )
-    console.print(
-        f"NOS round trip   p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
-        f"p99.9 {ms(lat['p999'])}, max {ms(lat['max'])}",
-        highlight=False,
-    )
-    console.print(
-        f"generator CPU    {s['generator_cpu_pct']:.0f}% of one core while sending", highlight=False
-    )
+    console.print(f"rejects          order {s['order_rejects']:,}, cancel/replace "
+                  f"{s['cancel_rejects']:,}, session {s['session_rejects']:,}, business "
+                  f"{s['business_rejects']:,}; unanswered {s['unanswered']:,}", highlight=False)
+    console.print(f"NOS round trip   p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
+                  f"p99.9 {ms(lat['p999'])}, max {ms(lat['max'])}", highlight=False)
+    console.print(f"generator CPU    {s['generator_cpu_pct']:.0f}% of one core while sending",
+                  highlight=False)
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -352,17 +317,8 @@ def sessions_list(
         console.print_json(json.dumps(rows))
         return
     table = Table(title="FIX sessions (times UTC)")
-    for name in (
-        "client",
-        "state",
-        "remote",
-        "since",
-        "seq out",
-        "seq in",
-        "msgs in/out",
-        "last in",
-        "last out",
-    ):
+    for name in ("client", "state", "remote", "since", "seq out", "seq in", "msgs in/out",
+                 "last in", "last out"):
         table.add_column(name, no_wrap=True)
     for row in rows:
         state = row["state"] if row["enabled"] else f"{row['state']} (disabled)"
@@ -547,17 +503,8 @@ def instruments_list(
         return
     _table(
         rows,
-        [
-            "symbol",
-            "tick_size",
-            "lot_size",
-            "min_qty",
-            "max_qty",
-            "price_band_pct",
-            "status",
-            "last_price",
-            "description",
-        ],
+        ["symbol", "tick_size", "lot_size", "min_qty", "max_qty", "price_band_pct", "status",
+         "last_price", "description"],
         "Instruments",
     )
 
@@ -625,21 +572,8 @@ def orders_list(
         return
     _table(
         rows,
-        [
-            "order_id",
-            "session",
-            "cl_ord_id",
-            "symbol",
-            "side",
-            "type",
-            "tif",
-            "price",
-            "stop_price",
-            "qty",
-            "cum_qty",
-            "leaves_qty",
-            "status",
-        ],
+        ["order_id", "session", "cl_ord_id", "symbol", "side", "type", "tif", "price",
+         "stop_price", "qty", "cum_qty", "leaves_qty", "status"],
         "Live orders",
     )
 

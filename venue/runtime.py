@@ -166,9 +166,8 @@ class Venue:
                 # reconnect and get the held messages by resend.
                 if not self._store_down:
                     if isinstance(exc, StoreUnavailable):
-                        log.error(
-                            "store unavailable, not accepting orders until it is back: %s", exc
-                        )
+                        log.error("store unavailable, not accepting orders until it is back: %s",
+                                  exc)
                     else:
                         log.critical("store write failed: not accepting orders: %s", exc)
                     self._store_down = True
@@ -287,7 +286,9 @@ class Venue:
         except StoreError as exc:
             raise StartupError(f"store {url}: {exc}") from exc
         store = self.store
-        engine, result = await recover_engine(store, MatchingEngine, MatchingEngine.restore)
+        engine, result = await recover_engine(
+            store, MatchingEngine, MatchingEngine.restore
+        )
         self.engine = engine
         self._cmd_no = result.last_cmd_no
         if not result.snapshot_used and result.last_cmd_no == 0:
@@ -318,7 +319,8 @@ class Venue:
         day_start = schedule.period_start(now) if schedule is not None else None
         if day_start is not None:
             self._todays_trades = [
-                (t["symbol"], t["price"], t["qty"]) for t in await store.trades(since_ns=day_start)
+                (t["symbol"], t["price"], t["qty"])
+                for t in await store.trades(since_ns=day_start)
             ]
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
@@ -565,3 +567,4 @@ def _order_row(view: OrderView, instrument: Instrument | None) -> dict[str, Any]
         "leaves_qty": view.leaves_qty,
         "status": view.status.name.lower(),
     }
+

@@ -84,14 +84,8 @@ class SymbolSpec:
             band = int(start * inst.price_band_pct / 300)
         else:
             band = start // 20
-        return cls(
-            inst.symbol,
-            inst.price_decimals,
-            inst.tick_size,
-            int(start),
-            max(band, 20),
-            max(inst.lot_size, inst.min_qty),
-        )
+        return cls(inst.symbol, inst.price_decimals, inst.tick_size, int(start), max(band, 20),
+                   max(inst.lot_size, inst.min_qty))
 
     @classmethod
     def default(cls, symbol: str) -> SymbolSpec:
@@ -259,9 +253,8 @@ class _Client(asyncio.Protocol):
         self.out.append(msg + b"10=%03d\x01" % (sum(msg) & 255))
         self.seq += 1
 
-    def send_session(
-        self, msg_type: str, fields: str = "", seq: int | None = None, poss_dup: bool = False
-    ) -> None:
+    def send_session(self, msg_type: str, fields: str = "", seq: int | None = None,
+                     poss_dup: bool = False) -> None:
         now = format_utc_timestamp(time.time_ns())
         head = self.t_session.format(msg_type, self.seq if seq is None else seq, now)
         if poss_dup:
@@ -340,11 +333,8 @@ class _Client(asyncio.Protocol):
         price = mid - off if order.side == "1" else mid + off
         cl = self._new_id()
         self.amends[cl] = (orig, order, price)
-        self._emit(
-            self.t_replace[si].format(
-                self.seq, now, orig, cl, order.side, now, order.qty, self.fmt[si](price)
-            )
-        )
+        self._emit(self.t_replace[si].format(self.seq, now, orig, cl, order.side, now, order.qty,
+                                             self.fmt[si](price)))
         self.pending[cl] = (time.perf_counter_ns(), "G")
         return "G"
 
@@ -539,11 +529,15 @@ class Simulation:
                 )
             except (OSError, TimeoutError) as exc:
                 await self._close_all()
-                raise SimulationError(f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
+                raise SimulationError(
+                    f"cannot connect to {cfg.host}:{cfg.port}: {exc}"
+                ) from exc
             self.clients.append(client)
             client.logon()
         try:
-            ok = await asyncio.wait_for(asyncio.gather(*(c.logged_on for c in self.clients)), 10.0)
+            ok = await asyncio.wait_for(
+                asyncio.gather(*(c.logged_on for c in self.clients)), 10.0
+            )
         except TimeoutError:
             ok = [False]
         if not all(ok):
@@ -735,8 +729,7 @@ def config_from_sessions(
         chosen = [by_id[s] for s in sessions]
     else:
         chosen = [
-            sc
-            for sc in cfg.sessions
+            sc for sc in cfg.sessions
             if sc.session_role == "Trading" and (sc.username is None or password is not None)
         ]
     clients = []
@@ -745,14 +738,10 @@ def config_from_sessions(
             raise SimulationError(f"{sc.target_comp_id} is a drop-copy session: it cannot trade")
         if sc.password_hash is not None and password is None:
             raise SimulationError(f"{sc.target_comp_id} needs --password")
-        clients.append(
-            ClientSpec(
-                sc.target_comp_id,
-                sc.sender_comp_id,
-                sc.username,
-                password if sc.password_hash is not None else None,
-            )
-        )
+        clients.append(ClientSpec(
+            sc.target_comp_id, sc.sender_comp_id, sc.username,
+            password if sc.password_hash is not None else None,
+        ))
     if not clients:
         raise SimulationError("no trading session to simulate")
     known: dict[str, Instrument] = {}
@@ -768,8 +757,8 @@ def config_from_sessions(
     )
     first = chosen[0]
     return SimConfig(
-        host=host
-        or (first.socket_accept_host if first.socket_accept_host != "0.0.0.0" else "127.0.0.1"),
+        host=host or (first.socket_accept_host if first.socket_accept_host != "0.0.0.0"
+                      else "127.0.0.1"),
         port=port if port is not None else first.socket_accept_port,
         target_comp_id=first.sender_comp_id,
         clients=tuple(clients),

@@ -49,24 +49,12 @@ class Outbox:
 
 
 def order(side: str, cl_ord_id: str, qty: int, price: str) -> Message:
-    raw = encode_raw(
-        "FIX.4.4",
-        [
-            (35, "D"),
-            (34, 2),
-            (49, "X"),
-            (56, "V"),
-            (52, "20260101-00:00:00"),
-            (11, cl_ord_id),
-            (55, "TEST"),
-            (54, side),
-            (60, "20260101-00:00:00"),
-            (38, qty),
-            (40, "2"),
-            (44, price),
-        ],
-    )
+    raw = encode_raw("FIX.4.4", [(35, "D"), (34, 2), (49, "X"), (56, "V"),
+                                 (52, "20260101-00:00:00"), (11, cl_ord_id), (55, "TEST"),
+                                 (54, side), (60, "20260101-00:00:00"), (38, qty), (40, "2"),
+                                 (44, price)])
     return parse(raw)
+
 
 
 def app_message(msg_type: str, fields: list[tuple[int, object]], seq: int = 2) -> Message:

@@ -26,17 +26,8 @@ def venue_cmd(*args: str) -> list[str]:
 
 def venue_run_cmd(config: Path, db_url: str, admin_socket: Path) -> list[str]:
     """`venue run` on ``config`` and the store ``db_url``, without MQTT."""
-    return venue_cmd(
-        "run",
-        "--config",
-        str(config),
-        "--db",
-        db_url,
-        "--mqtt",
-        "none",
-        "--admin-socket",
-        str(admin_socket),
-    )
+    return venue_cmd("run", "--config", str(config), "--db", db_url, "--mqtt", "none",
+                     "--admin-socket", str(admin_socket))
 
 
 def sessions_cfg(
@@ -72,9 +63,7 @@ def start_venue(cmd: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]
 
 
 def wait_admin(
-    proc: subprocess.Popen[bytes],
-    admin_socket: Path,
-    timeout: float,
+    proc: subprocess.Popen[bytes], admin_socket: Path, timeout: float,
     output: Callable[[], str],
 ) -> None:
     """Wait until the venue answers `status` on its admin socket; fail with its ``output()``

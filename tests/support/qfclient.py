@@ -41,19 +41,8 @@ def fetch_fix44() -> Path:
     _CACHE.mkdir(parents=True, exist_ok=True)
     download = _CACHE / "sdist"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "quickfix==1.15.1",
-            "-d",
-            str(download),
-        ],
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+         "quickfix==1.15.1", "-d", str(download)],
         check=True,
         timeout=300,
     )
@@ -162,9 +151,8 @@ class Client:
         if dictionary is None:
             validation = "UseDataDictionary=N\n"
         else:
-            validation = (
-                f"UseDataDictionary=Y\nDataDictionary={dictionary}\nValidateUserDefinedFields=Y\n"
-            )
+            validation = (f"UseDataDictionary=Y\nDataDictionary={dictionary}\n"
+                          "ValidateUserDefinedFields=Y\n")
         extra = "".join(f"{key}={value}\n" for key, value in (settings or {}).items())
         cfg = root / f"{comp_id}.cfg"
         cfg.write_text(
@@ -238,25 +226,10 @@ TargetCompID={venue_id}
             message.setField(fix.StringField(tag, value))
         assert fix.Session.sendToTarget(message, self.application.session_id)
 
-    def order(
-        self,
-        cl_ord_id: str,
-        symbol: str,
-        side: str,
-        qty: int | str,
-        price: str | None,
-        *,
-        ord_type: str = "2",
-        extra: list[tuple[int, str]] | None = None,
-    ) -> None:
-        fields = [
-            (11, cl_ord_id),
-            (55, symbol),
-            (54, side),
-            (60, now_utc()),
-            (38, str(qty)),
-            (40, ord_type),
-        ]
+    def order(self, cl_ord_id: str, symbol: str, side: str, qty: int | str, price: str | None,
+              *, ord_type: str = "2", extra: list[tuple[int, str]] | None = None) -> None:
+        fields = [(11, cl_ord_id), (55, symbol), (54, side), (60, now_utc()), (38, str(qty)),
+                  (40, ord_type)]
         if price is not None:
             fields.append((44, price))
         self.send("D", fields + (extra or []))

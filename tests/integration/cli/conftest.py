@@ -42,8 +42,7 @@ class VenueProcess:
     def start(self) -> None:
         self.proc = start_venue(
             venue_run_cmd(self.config, f"sqlite+aiosqlite:///{self.db}", self.sock),
-            self.log,
-            self.root,
+            self.log, self.root,
         )
         wait_admin(self.proc, self.sock, WAIT, self.output)
 
@@ -54,7 +53,8 @@ class VenueProcess:
         kill(self.proc)
 
     def client(self, comp_id: str) -> Client:
-        client = Client(comp_id, self.port, self.root, self.dictionary, VENUE_ID, force_stop=True)
+        client = Client(comp_id, self.port, self.root, self.dictionary, VENUE_ID,
+                        force_stop=True)
         self.clients.append(client)
         return client
 

@@ -227,14 +227,9 @@ def test_no_running_venue(tmp_path: Path) -> None:
 
 def _run_venue(root: Path, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        venue_run_cmd(
-            root / "sessions.cfg", f"sqlite+aiosqlite:///{root / 'v.db'}", root / "v.sock"
-        ),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=root,
+        venue_run_cmd(root / "sessions.cfg", f"sqlite+aiosqlite:///{root / 'v.db'}",
+                      root / "v.sock"),
+        check=False, capture_output=True, text=True, timeout=timeout, cwd=root,
     )
 
 

@@ -56,9 +56,8 @@ def test_set_seq_and_reset_work_on_the_store_when_the_venue_is_stopped(tmp_path:
     cfg, url = make_stopped_venue(tmp_path)
     runner = CliRunner()
     common = ["--config", str(cfg), "--admin-socket", str(tmp_path / "none.sock"), "--db", url]
-    result = runner.invoke(
-        app, ["sessions", "set-seq", "OFF1", "--sender", "50", "--target", "20", *common]
-    )
+    result = runner.invoke(app, ["sessions", "set-seq", "OFF1", "--sender", "50",
+                                 "--target", "20", *common])
     assert result.exit_code == 0, result.output
     assert "the venue is stopped" in result.output
     assert read_session(url) == (50, 20)

@@ -41,18 +41,14 @@ CRX,0.01,1,1,100000,,,open,crash test
 
 
 def _sessions(port: int) -> str:
-    return sessions_cfg(
-        VENUE_ID,
-        port,
-        """\
+    return sessions_cfg(VENUE_ID, port, """\
 [SESSION]
 TargetCompID=CR1
 Account=ACC-1
 [SESSION]
 TargetCompID=CR2
 Account=ACC-2
-""",
-    )
+""")
 
 
 class VenueProcess:
@@ -66,7 +62,9 @@ class VenueProcess:
         self.starts = 0
 
     def log_text(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("venue-*.log")))
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.root.glob("venue-*.log"))
+        )
 
     async def start(self) -> None:
         self.starts += 1
@@ -111,7 +109,9 @@ async def _check_recovery(db_url: str) -> int:
     store = await Store.open(db_url)
     try:
         engine, _ = await recover_engine(store, MatchingEngine, MatchingEngine.restore)
-        in_engine = {int(v.spec.order_id): (v.leaves_qty, v.cum_qty) for v in engine.live_orders()}
+        in_engine = {
+            int(v.spec.order_id): (v.leaves_qty, v.cum_qty) for v in engine.live_orders()
+        }
         rows = await store.orders(live_only=True)
         in_table = {r.order_id: (r.leaves_qty, r.cum_qty) for r in rows}
         assert in_engine == in_table
@@ -120,9 +120,8 @@ async def _check_recovery(db_url: str) -> int:
         await store.close()
 
 
-async def _load(
-    clients: list[Any], rng: random.Random, duration: float, sent: list[tuple[str, str]]
-) -> None:
+async def _load(clients: list[Any], rng: random.Random, duration: float,
+                sent: list[tuple[str, str]]) -> None:
     """Crossing limit orders from both clients, for ``duration`` seconds."""
     end = time.monotonic() + duration
     while time.monotonic() < end:
@@ -142,7 +141,9 @@ async def _wait_logged_on(clients: list[Any]) -> None:
         assert ok, f"{c.comp_id} did not log on again"
 
 
-async def test_kill9_under_load(crash_db_url: str, tmp_path: Path, fix44_xml: Path) -> None:
+async def test_kill9_under_load(
+    crash_db_url: str, tmp_path: Path, fix44_xml: Path
+) -> None:
     rng = random.Random(SEED)
     port = free_port()
     (tmp_path / "instruments.csv").write_text(INSTRUMENTS)
@@ -241,7 +242,8 @@ async def _verify(
             kind, order_id, _owner, _cl = events[seq]
             if exec_type == "F":
                 trade = trades[seq]
-                side_id = trade["buy_order_id"] if exec_id.endswith("B") else trade["sell_order_id"]
+                side_id = trade["buy_order_id"] if exec_id.endswith("B") else trade[
+                    "sell_order_id"]
                 assert str(side_id) == m[37], (m, trade)
                 fills[seq] += 1
             else:
@@ -270,3 +272,4 @@ async def _verify(
 def _trade_kind(events: dict[int, tuple[Any, ...]]) -> str:
     kinds = {e[0] for e in events.values()}
     return next(k for k in kinds if "trade" in k.lower())
+

@@ -60,37 +60,18 @@ class EchoApp:
     def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
         self.messages.append(msg)
         assert self.acceptor is not None
-        self.acceptor.send(
-            session_id,
-            "8",
-            [
-                (37, f"O{len(self.messages)}"),
-                (11, msg.get(11)),
-                (17, f"E{len(self.messages)}"),
-                (150, "0"),
-                (39, "0"),
-                (55, msg.get(55)),
-                (54, msg.get(54)),
-                (151, msg.get(38)),
-                (14, 0),
-                (6, 0),
-            ],
-        )
+        self.acceptor.send(session_id, "8", [
+            (37, f"O{len(self.messages)}"), (11, msg.get(11)), (17, f"E{len(self.messages)}"),
+            (150, "0"), (39, "0"), (55, msg.get(55)), (54, msg.get(54)), (151, msg.get(38)),
+            (14, 0), (6, 0)])
 
 
 def start_client(
     tmp_path: Path, port: int, comp_id: str, *, reset_on_logon: bool = False
 ) -> Client:
     """A QuickFIX initiator without data dictionary; its queues hold ``|``-separated text."""
-    client = Client(
-        comp_id,
-        port,
-        tmp_path,
-        None,
-        "VENUE",
-        decode=piped,
-        settings={"ResetOnLogon": "Y" if reset_on_logon else "N"},
-    )
+    client = Client(comp_id, port, tmp_path, None, "VENUE", decode=piped,
+                    settings={"ResetOnLogon": "Y" if reset_on_logon else "N"})
     client.begin()
     return client
 
@@ -182,64 +163,22 @@ async def test_venue_resends_app_messages_after_client_gap(
     s2 = sid("CLIENT2")
     try:
         await wait_event(client.application.logged_on)
-        first = acceptor.send(
-            s2,
-            "8",
-            [
-                (37, "X1"),
-                (17, "X1"),
-                (150, "0"),
-                (39, "0"),
-                (55, "AAPL"),
-                (54, "1"),
-                (151, 1),
-                (14, 0),
-                (6, 0),
-            ],
-        )
-        acceptor.send(
-            s2,
-            "8",
-            [
-                (37, "X2"),
-                (17, "X2"),
-                (150, "0"),
-                (39, "0"),
-                (55, "AAPL"),
-                (54, "1"),
-                (151, 1),
-                (14, 0),
-                (6, 0),
-            ],
-        )
+        first = acceptor.send(s2, "8", [(37, "X1"), (17, "X1"), (150, "0"), (39, "0"),
+                                         (55, "AAPL"), (54, "1"), (151, 1), (14, 0), (6, 0)])
+        acceptor.send(s2, "8", [(37, "X2"), (17, "X2"), (150, "0"), (39, "0"), (55, "AAPL"),
+                                 (54, "1"), (151, 1), (14, 0), (6, 0)])
         await wait_for(client.application.app, lambda m: "|37=X2|" in m)
         # fromApp runs before QuickFIX increments its expected number: wait for that first
         await until(lambda: client.session.getExpectedTargetNum() == first + 2)
         # make the client believe it missed both: it must ask for a resend
         client.session.setNextTargetMsgSeqNum(first)
-        acceptor.send(
-            s2,
-            "8",
-            [
-                (37, "X3"),
-                (17, "X3"),
-                (150, "0"),
-                (39, "0"),
-                (55, "AAPL"),
-                (54, "1"),
-                (151, 1),
-                (14, 0),
-                (6, 0),
-            ],
-        )
+        acceptor.send(s2, "8", [(37, "X3"), (17, "X3"), (150, "0"), (39, "0"), (55, "AAPL"),
+                                 (54, "1"), (151, 1), (14, 0), (6, 0)])
         again = await wait_for(client.application.app, lambda m: "|37=X1|" in m)
         assert "|43=Y|" in again and "|122=" in again
         await wait_for(client.application.app, lambda m: "|37=X3|" in m)
-        await until(
-            lambda: (
-                client.session.getExpectedTargetNum() == info(acceptor, "CLIENT2").next_sender_seq
-            )
-        )
+        await until(lambda: client.session.getExpectedTargetNum()
+                    == info(acceptor, "CLIENT2").next_sender_seq)
     finally:
         await client.close()
 
@@ -259,16 +198,15 @@ async def test_client_gap_triggers_resend_request_and_gap_fill(
         # delivered after the gap fill
         await wait_for(client.application.app, lambda m: "|11=C9|" in m)
         assert [m.get(11) for m in app.messages] == ["C9"]
-        await until(
-            lambda: (
-                info(acceptor, "CLIENT3").next_target_seq == client.session.getExpectedSenderNum()
-            )
-        )
+        await until(lambda: info(acceptor, "CLIENT3").next_target_seq
+                    == client.session.getExpectedSenderNum())
     finally:
         await client.close()
 
 
-async def test_reconnect_restart_and_reset(tmp_path: Path, venue_config: VenueConfig) -> None:
+async def test_reconnect_restart_and_reset(
+    tmp_path: Path, venue_config: VenueConfig
+) -> None:
     stores: dict[str, MemoryStore] = {}
 
     def first_factory(cfg: SessionConfig) -> MessageStore:
@@ -304,7 +242,6 @@ async def test_reconnect_restart_and_reset(tmp_path: Path, venue_config: VenueCo
     # restart of the venue with the same store contents
     saved = MemoryStore.restore(stores["CLIENT4"])
     app2 = EchoApp()
-
     def restored(cfg: SessionConfig) -> MessageStore:
         return saved if cfg.target_comp_id == "CLIENT4" else MemoryStore()
 
@@ -341,20 +278,9 @@ async def test_unknown_comp_id_refused(tmp_path: Path, venue: tuple[FixAcceptor,
 
         from fix_gateway.codec import encode_raw, format_utc_timestamp
 
-        writer.write(
-            encode_raw(
-                "FIX.4.4",
-                [
-                    (35, "A"),
-                    (34, 1),
-                    (49, "NOBODY"),
-                    (52, format_utc_timestamp(time.time_ns())),
-                    (56, "VENUE"),
-                    (98, 0),
-                    (108, 30),
-                ],
-            )
-        )
+        writer.write(encode_raw("FIX.4.4", [(35, "A"), (34, 1), (49, "NOBODY"),
+                                            (52, format_utc_timestamp(time.time_ns())),
+                                            (56, "VENUE"), (98, 0), (108, 30)]))
         data = await asyncio.wait_for(reader.read(4096), WAIT)
         assert b"35=5\x01" in data and b"Unknown session" in data
         assert await asyncio.wait_for(reader.read(4096), WAIT) == b""

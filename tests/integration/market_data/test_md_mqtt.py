@@ -302,7 +302,6 @@ async def test_slow_subscriber_does_not_slow_the_publisher(
             # 100 events per call: well under 10 ms even on a loaded machine
             assert worst < 0.01, worst
             total = batches * 50
-
             # Wait for what the subscriber sees: trades received plus losses announced (the
             # publisher's drop counter runs ahead of the announcements on a loaded machine).
             def seen() -> int:

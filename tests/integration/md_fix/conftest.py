@@ -15,18 +15,14 @@ INSTRUMENTS = """\
 symbol,tick_size,lot_size,min_qty,max_qty,price_band_pct,reference_price,status,description
 MDX,0.01,1,1,100000,,,open,md over fix
 """
-SESSIONS = sessions_cfg(
-    VENUE_ID,
-    0,
-    """\
+SESSIONS = sessions_cfg(VENUE_ID, 0, """\
 [SESSION]
 TargetCompID=MD1
 Account=ACC-1
 [SESSION]
 TargetCompID=MD2
 Account=ACC-2
-""",
-)
+""")
 
 
 @pytest.fixture

@@ -116,10 +116,8 @@ async def test_fix_flow_reaches_mqtt(
 
             await sub.wait(lambda: len(all_trades()) >= 2)
             await sub.wait(
-                lambda: (
-                    bool(sub.of("book"))
-                    and sub.of("book")[-1]["asks"] == [{"price": "10.02", "qty": 4, "orders": 1}]
-                )
+                lambda: bool(sub.of("book")) and sub.of("book")[-1]["asks"]
+                == [{"price": "10.02", "qty": 4, "orders": 1}]
             )
             await sub.wait(lambda: bool(sub.of("stats")) and sub.of("stats")[-1]["volume"] == 12)
             await asyncio.sleep(0.5)  # nothing more may come
@@ -147,11 +145,7 @@ async def test_fix_flow_reaches_mqtt(
             assert (bbo["ask"], bbo["ask_qty"], bbo["ask_orders"]) == ("10.02", 4, 1)
             stats = sub.of("stats")[-1]
             assert (stats["open"], stats["high"], stats["low"], stats["last"]) == (
-                "10.00",
-                "10.01",
-                "10.00",
-                "10.01",
-            )
+                "10.00", "10.01", "10.00", "10.01")
             assert (stats["last_qty"], stats["volume"]) == (7, 12)
             assert stats["trade_seq"] == seqs[-1]
 
@@ -159,11 +153,8 @@ async def test_fix_flow_reaches_mqtt(
                 await late.wait(lambda: all(late.of(k) for k in ("book", "bbo", "stats")))
                 await asyncio.sleep(0.3)
                 for kind, last in (("book", book), ("bbo", bbo), ("stats", stats)):
-                    got = [
-                        (t, b, r)
-                        for t, b, r in late.messages
-                        if t == f"{md_prefix}/{SYMBOL}/{kind}"
-                    ]
+                    got = [(t, b, r) for t, b, r in late.messages
+                           if t == f"{md_prefix}/{SYMBOL}/{kind}"]
                     assert len(got) == 1, got
                     assert got[0][2] is True  # retained
                     assert got[0][1] == last

@@ -25,10 +25,7 @@ LOTS,0.5,10,10,1000,,,open,lots of ten
 HALT,0.01,1,1,100000,,,halted,halted at start
 """
 
-SESSIONS = venue_sessions_cfg(
-    VENUE_ID,
-    0,
-    """\
+SESSIONS = venue_sessions_cfg(VENUE_ID, 0, """\
 [SESSION]
 TargetCompID=BUYER
 Account=ACC-B
@@ -45,8 +42,7 @@ SessionRole=DropCopy
 [SESSION]
 TargetCompID=SLOW
 MaxMessagesPerSecond=2
-""",
-)
+""")
 
 
 class VenueHarness:
@@ -62,16 +58,17 @@ class VenueHarness:
         return self.venue.acceptor.port
 
     async def client(self, comp_id: str) -> Client:
-        client = Client(
-            comp_id, self.port, self.root, self.dictionary, VENUE_ID, settings={"LogonTimeout": "2"}
-        )
+        client = Client(comp_id, self.port, self.root, self.dictionary, VENUE_ID,
+                        settings={"LogonTimeout": "2"})
         self.clients.append(client)
         await client.start()
         return client
 
 
 @pytest.fixture
-async def make_harness(tmp_path: Path, fix44_xml: Path) -> AsyncIterator[Callable[[str], Any]]:
+async def make_harness(
+    tmp_path: Path, fix44_xml: Path
+) -> AsyncIterator[Callable[[str], Any]]:
     """A factory: ``await make_harness(store_url)`` starts a venue on that store."""
     started: list[VenueHarness] = []
 

@@ -24,13 +24,7 @@ async def test_orders_trade_replace_cancel_and_drop_copy(harness) -> None:
     new = await buyer.next_app()
     assert new[35] == "8" and new[150] == "0" and new[39] == "0"
     assert (new[11], new[55], new[54], new[38], new[44], new[151], new[14]) == (
-        "B1",
-        "TEST",
-        "1",
-        "100",
-        "10.00",
-        "100",
-        "0",
+        "B1", "TEST", "1", "100", "10.00", "100", "0"
     )
     assert new[1] == "ACC-B"
     order_id = new[37]
@@ -42,56 +36,26 @@ async def test_orders_trade_replace_cancel_and_drop_copy(harness) -> None:
     assert (ack[150], ack[39], ack[151]) == ("0", "0", "60")
     taker = await seller.next_app()
     assert (taker[150], taker[39], taker[32], taker[31], taker[14], taker[151], taker[6]) == (
-        "F",
-        "2",
-        "60",
-        "10.00",
-        "60",
-        "0",
-        "10.00",
+        "F", "2", "60", "10.00", "60", "0", "10.00"
     )
     assert taker[851] == "2"  # removed liquidity
     maker = await buyer.next_app()
     assert (maker[150], maker[39], maker[32], maker[31], maker[14], maker[151]) == (
-        "F",
-        "1",
-        "60",
-        "10.00",
-        "60",
-        "40",
+        "F", "1", "60", "10.00", "60", "40"
     )
     assert maker[851] == "1" and maker[37] == order_id
 
     # Quantity down keeps priority; the ER says Replaced with the new ClOrdID.
-    buyer.send(
-        "G",
-        [
-            (41, "B1"),
-            (11, "B2"),
-            (55, "TEST"),
-            (54, "1"),
-            (60, "20260101-00:00:00"),
-            (38, "80"),
-            (40, "2"),
-            (44, "10.00"),
-        ],
-    )
+    buyer.send("G", [(41, "B1"), (11, "B2"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"),
+                     (38, "80"), (40, "2"), (44, "10.00")])
     rep = await buyer.next_app()
     assert (rep[150], rep[39], rep[11], rep[41], rep[38], rep[151], rep[14]) == (
-        "5",
-        "1",
-        "B2",
-        "B1",
-        "80",
-        "20",
-        "60",
+        "5", "1", "B2", "B1", "80", "20", "60"
     )
 
     # Another session cannot touch it: the order is unknown to it.
-    seller.send(
-        "F",
-        [(41, "B2"), (11, "X1"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "80")],
-    )
+    seller.send("F", [(41, "B2"), (11, "X1"), (55, "TEST"), (54, "1"),
+                      (60, "20260101-00:00:00"), (38, "80")])
     rej = await seller.next_app()
     assert (rej[35], rej[37], rej[434], rej[102]) == ("9", "NONE", "1", "1")
 
@@ -99,24 +63,15 @@ async def test_orders_trade_replace_cancel_and_drop_copy(harness) -> None:
     status = await buyer.next_app()
     assert (status[150], status[39], status[151], status[14]) == ("I", "1", "20", "60")
 
-    buyer.send(
-        "F",
-        [(41, "B2"), (11, "B3"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "80")],
-    )
+    buyer.send("F", [(41, "B2"), (11, "B3"), (55, "TEST"), (54, "1"),
+                     (60, "20260101-00:00:00"), (38, "80")])
     cxl = await buyer.next_app()
     assert (cxl[150], cxl[39], cxl[11], cxl[41], cxl[151], cxl[14]) == (
-        "4",
-        "4",
-        "B3",
-        "B2",
-        "0",
-        "60",
+        "4", "4", "B3", "B2", "0", "60"
     )
     # Cancelling it again is too late.
-    buyer.send(
-        "F",
-        [(41, "B2"), (11, "B4"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "80")],
-    )
+    buyer.send("F", [(41, "B2"), (11, "B4"), (55, "TEST"), (54, "1"),
+                     (60, "20260101-00:00:00"), (38, "80")])
     late = await buyer.next_app()
     assert (late[35], late[434], late[39], late[102], late[37]) == ("9", "1", "4", "0", order_id)
 
@@ -162,9 +117,8 @@ async def test_bad_orders_are_rejected_and_the_session_stays_up(harness) -> None
         assert got == ("8", "8", reason, f"R{n}", "NONE"), what
         assert text in er[58], (what, er[58])
     # Missing price on a limit order
-    buyer.send(
-        "D", [(11, "NP"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "5"), (40, "2")]
-    )
+    buyer.send("D", [(11, "NP"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "5"),
+                     (40, "2")])
     er = await buyer.next_app()
     assert (er[150], er[103]) == ("8", "99") and "Price(44) is required" in er[58]
     # Duplicate ClOrdID of a live order

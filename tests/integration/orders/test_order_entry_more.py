@@ -47,24 +47,12 @@ async def _market_order_partially_filled(buyer, seller) -> None:
     assert (ack[40], ack[151], ack[14]) == ("1", "50", "0") and 44 not in ack
     fill = await seller.next_app()
     assert (fill[150], fill[39], fill[32], fill[31], fill[14], fill[151], fill[6], fill[851]) == (
-        "F",
-        "1",
-        "30",
-        "10.00",
-        "30",
-        "20",
-        "10.00",
-        "2",
+        "F", "1", "30", "10.00", "30", "20", "10.00", "2"
     )
     assert fill[17] == fill[17].rstrip("S") + "S"
     rest = await seller.next_app()
     assert (rest[150], rest[39], rest[11], rest[14], rest[151], rest[6]) == (
-        "4",
-        "4",
-        "M1",
-        "30",
-        "0",
-        "10.00",
+        "4", "4", "M1", "30", "0", "10.00"
     )
     assert rest[58] == "market order remainder cancelled: no more liquidity"
     assert 41 not in rest  # not a requested cancel
@@ -82,12 +70,7 @@ async def _ioc_and_fok(buyer, seller) -> None:
     assert ack[59] == "4"
     fok = await seller.next_app()
     assert (fok[150], fok[39], fok[11], fok[14], fok[151], fok[59]) == (
-        "4",
-        "4",
-        "F1",
-        "0",
-        "0",
-        "4",
+        "4", "4", "F1", "0", "0", "4"
     )
     assert fok[58] == "fill-or-kill order cannot be filled completely"
     await buyer.expect_none(0.3)
@@ -116,13 +99,7 @@ async def _post_only_that_would_cross_is_rejected(buyer, seller) -> None:
     buyer.order("P1", "TEST", "1", 10, "10.00", extra=[(18, "6")])
     rej = await buyer.next_app()
     assert (rej[150], rej[39], rej[103], rej[37], rej[11], rej[151], rej[14]) == (
-        "8",
-        "8",
-        "99",
-        "NONE",
-        "P1",
-        "0",
-        "0",
+        "8", "8", "99", "NONE", "P1", "0", "0"
     )
     assert "post-only" in rej[58]
     # A post-only that does not cross rests and echoes ExecInst 6.
@@ -163,21 +140,11 @@ async def test_stop_order_triggered_by_a_trade_then_filled(harness) -> None:
     await _ack(buyer, "B1")
     first = await buyer.next_app()
     assert (first[11], first[150], first[39], first[32], first[31]) == (
-        "B1",
-        "F",
-        "2",
-        "10",
-        "10.00",
+        "B1", "F", "2", "10", "10.00"
     )
     stop = await buyer.next_app()
     assert (stop[11], stop[150], stop[39], stop[32], stop[31], stop[14], stop[151]) == (
-        "STP",
-        "F",
-        "2",
-        "10",
-        "10.00",
-        "10",
-        "0",
+        "STP", "F", "2", "10", "10.00", "10", "0"
     )
     assert stop[851] == "2" and stop[37] == ack[37]
     maker = [await seller.next_app() for _ in range(2)]
@@ -196,12 +163,7 @@ async def test_gtd_expire_time_in_the_past_is_rejected_and_future_expires(harnes
     assert (ack[59], ack[126]) == ("6", expire)
     gone = await buyer.next_app(timeout=5)
     assert (gone[150], gone[39], gone[11], gone[37], gone[14], gone[151]) == (
-        "C",
-        "C",
-        "G2",
-        ack[37],
-        "0",
-        "0",
+        "C", "C", "G2", ack[37], "0", "0"
     )
     assert harness.venue.engine.live_orders(owner=BUYER) == []
     # Side and OrdType values outside 1/2 and 1-4 are refused, never read as a buy limit.
@@ -222,27 +184,11 @@ async def test_replace_with_a_price_change_loses_priority(harness) -> None:
     await _ack(buyer, "A1")
     buyer.order("B1", "TEST", "1", 10, "10.00")
     await _ack(buyer, "B1")
-    buyer.send(
-        "G",
-        [
-            (41, "A1"),
-            (11, "A2"),
-            (55, "TEST"),
-            (54, "1"),
-            (60, T0),
-            (38, "10"),
-            (40, "2"),
-            (44, "10.00"),
-        ],
-    )
+    buyer.send("G", [(41, "A1"), (11, "A2"), (55, "TEST"), (54, "1"), (60, T0), (38, "10"),
+                     (40, "2"), (44, "10.00")])
     rep = await buyer.next_app()
     assert (rep[150], rep[39], rep[11], rep[41], rep[44], rep[151]) == (
-        "5",
-        "0",
-        "A2",
-        "A1",
-        "10.00",
-        "10",
+        "5", "0", "A2", "A1", "10.00", "10"
     )
     seller.order("S1", "TEST", "2", 10, "10.00")
     await _ack(seller, "S1")
@@ -261,34 +207,16 @@ async def test_replace_to_quantity_at_or_below_filled_completes_the_order(harnes
     seller.order("S1", "TEST", "2", 40, "10.00")
     partial = await buyer.next_app()
     assert (partial[150], partial[39], partial[14], partial[151]) == ("F", "1", "40", "60")
-    buyer.send(
-        "G",
-        [
-            (41, "B1"),
-            (11, "B2"),
-            (55, "TEST"),
-            (54, "1"),
-            (60, T0),
-            (38, "40"),
-            (40, "2"),
-            (44, "10.00"),
-        ],
-    )
+    buyer.send("G", [(41, "B1"), (11, "B2"), (55, "TEST"), (54, "1"), (60, T0), (38, "40"),
+                     (40, "2"), (44, "10.00")])
     done = await buyer.next_app()
     assert (done[150], done[39], done[11], done[41], done[37], done[14], done[151]) == (
-        "4",
-        "4",
-        "B2",
-        "B1",
-        ack[37],
-        "40",
-        "0",
+        "4", "4", "B2", "B1", ack[37], "40", "0"
     )
     assert done[58] == "replaced to quantity 40 <= filled quantity 40"
     assert harness.venue.engine.live_orders(owner=BUYER) == []
-    buyer.send(
-        "F", [(37, ack[37]), (41, "B2"), (11, "B3"), (55, "TEST"), (54, "1"), (60, T0), (38, "40")]
-    )
+    buyer.send("F", [(37, ack[37]), (41, "B2"), (11, "B3"), (55, "TEST"), (54, "1"), (60, T0),
+                     (38, "40")])
     late = await buyer.next_app()
     assert (late[35], late[37], late[102], late[434], late[39]) == ("9", ack[37], "0", "1", "4")
 
@@ -301,25 +229,13 @@ async def test_poss_resend_duplicate_is_not_executed_twice(harness) -> None:
     header = message.getHeader()
     header.setField(fix.MsgType("D"))
     header.setField(fix.PossResend(True))
-    for tag, value in [
-        (11, "PR1"),
-        (55, "TEST"),
-        (54, "1"),
-        (60, T0),
-        (38, "10"),
-        (40, "2"),
-        (44, "9.00"),
-    ]:
+    for tag, value in [(11, "PR1"), (55, "TEST"), (54, "1"), (60, T0), (38, "10"),
+                       (40, "2"), (44, "9.00")]:
         message.setField(fix.StringField(tag, value))
     assert fix.Session.sendToTarget(message, buyer.application.session_id)
     status = await buyer.next_app()
     assert (status[35], status[150], status[39], status[11], status[37], status[151]) == (
-        "8",
-        "I",
-        "0",
-        "PR1",
-        ack[37],
-        "10",
+        "8", "I", "0", "PR1", ack[37], "10"
     )
     await buyer.expect_none(0.3)
     live = harness.venue.engine.live_orders(owner=BUYER)
@@ -339,12 +255,7 @@ async def test_end_of_day_expires_day_orders_and_keeps_gtc(harness) -> None:
     harness.venue.submit(EndOfDay(time.time_ns()))
     gone = await buyer.next_app()
     assert (gone[150], gone[39], gone[11], gone[37], gone[151], gone[14]) == (
-        "C",
-        "C",
-        "DAY1",
-        day[37],
-        "0",
-        "0",
+        "C", "C", "DAY1", day[37], "0", "0"
     )
     assert (await copy.next_app())[17] == gone[17]
     await buyer.expect_none(0.3)

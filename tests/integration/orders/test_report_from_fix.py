@@ -31,10 +31,8 @@ async def test_report_of_a_day_traded_over_fix(harness, tmp_path) -> None:
     for er in await drain(buyer, 6):  # 2 acks, 4 fills
         if er[150] == "F":
             fills.append(("buy", int(er[32]), Decimal(er[31])))
-    buyer.send(
-        "F",
-        [(41, "B2"), (11, "B2X"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "6")],
-    )  # already filled: too late
+    buyer.send("F", [(41, "B2"), (11, "B2X"), (55, "TEST"), (54, "1"),
+                     (60, "20260101-00:00:00"), (38, "6")])  # already filled: too late
     assert (await buyer.next_app())[35] == "9"
     seller.order("S9", "TEST", "1", 4, "10.00")  # rests as a bid
     await drain(seller, 1)
@@ -62,10 +60,7 @@ async def test_report_of_a_day_traded_over_fix(harness, tmp_path) -> None:
 
     summary = result.summary.set_index("symbol").loc["TEST"]
     assert (summary["open"], summary["high"], summary["low"], summary["close"]) == (
-        "10.00",
-        "10.10",
-        "10.00",
-        "10.00",
+        "10.00", "10.10", "10.00", "10.00"
     )
     assert int(summary["volume"]) == volume
     assert Decimal(summary["turnover"]) == turnover

@@ -41,20 +41,16 @@ class _Venue:
         self.sock = root / "v.sock"
         self.db = root / "v.db"
         (root / "instruments.csv").write_text(INSTRUMENTS)
-        self.config.write_text(
-            sessions_cfg(
-                VENUE_ID,
-                self.port,
-                "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
-                + "[SESSION]\nTargetCompID=SIMCOPY\nSessionRole=DropCopy\n",
-                heartbeat=30,
-            )
-        )
+        self.config.write_text(sessions_cfg(
+            VENUE_ID, self.port,
+            "".join(f"[SESSION]\nTargetCompID={c}\n" for c in CLIENTS)
+            + "[SESSION]\nTargetCompID=SIMCOPY\nSessionRole=DropCopy\n",
+            heartbeat=30,
+        ))
         self.log = root / "venue.log"
         self.proc = start_venue(
             venue_run_cmd(self.config, f"sqlite+aiosqlite:///{self.db}", self.sock),
-            self.log,
-            root,
+            self.log, root,
         )
         wait_admin(self.proc, self.sock, WAIT, self.log.read_text)
 
@@ -75,11 +71,7 @@ def _simulate(venue: _Venue, *args: str, timeout: float = 40.0) -> tuple[dict[st
     started = time.monotonic()
     done = subprocess.run(
         venue_cmd("simulate", "--config", str(venue.config), "--json", *args),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=venue.root,
-        check=False,
+        capture_output=True, text=True, timeout=timeout, cwd=venue.root, check=False,
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
@@ -87,9 +79,8 @@ def _simulate(venue: _Venue, *args: str, timeout: float = 40.0) -> tuple[dict[st
 
 
 def test_simulate_orders_are_answered_and_stored(venue: _Venue) -> None:
-    summary, _ = _simulate(
-        venue, "--orders", "300", "--in-flight", "10", "--duration", "20", "--seed", "7"
-    )
+    summary, _ = _simulate(venue, "--orders", "300", "--in-flight", "10", "--duration", "20",
+                           "--seed", "7")
     assert summary["sessions"] == list(CLIENTS)  # the drop copy is not a trading session
     assert summary["orders_sent"] == 300
     sent = summary["sent"]
@@ -115,9 +106,8 @@ def test_simulate_orders_are_answered_and_stored(venue: _Venue) -> None:
 
 
 def test_simulate_stops_by_itself(venue: _Venue) -> None:
-    summary, elapsed = _simulate(
-        venue, "--duration", "1.5", "--rate", "500", "--sessions", "SIM1,SIM2", "--symbols", "TEST"
-    )
+    summary, elapsed = _simulate(venue, "--duration", "1.5", "--rate", "500",
+                                 "--sessions", "SIM1,SIM2", "--symbols", "TEST")
     assert summary["mode"] == "open"
     assert 1.4 <= summary["seconds"] <= 3.0
     assert elapsed < 1.5 + 10.0  # sending window + drain + logout + process start
@@ -129,11 +119,7 @@ def test_simulate_stops_by_itself(venue: _Venue) -> None:
 def test_simulate_refuses_a_drop_copy_session(venue: _Venue) -> None:
     done = subprocess.run(
         venue_cmd("simulate", "--config", str(venue.config), "--sessions", "SIMCOPY"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=venue.root,
-        check=False,
+        capture_output=True, text=True, timeout=30, cwd=venue.root, check=False,
     )
     assert done.returncode == 1
     assert "drop-copy" in done.stderr

@@ -86,7 +86,9 @@ def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: 
     snap = EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
     assert snap.done_aliases == (("A", "b2", 1),)
     restored = MatchingEngine.restore(snap)
-    [rej] = restored.handle(CancelOrder(ts_ns=99, owner="A", cl_ord_id="b4", orig_cl_ord_id="b2"))
+    [rej] = restored.handle(
+        CancelOrder(ts_ns=99, owner="A", cl_ord_id="b4", orig_cl_ord_id="b2")
+    )
     assert isinstance(rej, CancelRejected)
     assert (rej.reason, rej.ord_status) == (CxlRejReason.TOO_LATE, OrdStatus.CANCELED)
 

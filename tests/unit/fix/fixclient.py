@@ -54,28 +54,16 @@ def client_msg(
 
 
 NOS_FIELDS: list[tuple[int, Any]] = [
-    (11, "ORD1"),
-    (1, "ACC1"),
-    (55, "AAPL"),
-    (54, "1"),
-    (60, "20231114-22:13:20.000"),
-    (38, "100"),
-    (40, "2"),
-    (44, "123.45"),
-    (59, "0"),
+    (11, "ORD1"), (1, "ACC1"), (55, "AAPL"), (54, "1"), (60, "20231114-22:13:20.000"),
+    (38, "100"), (40, "2"), (44, "123.45"), (59, "0"),
 ]
 
 
 class Pair:
     """An acceptor Session driven by a scripted client, with a manual clock."""
 
-    def __init__(
-        self,
-        config: SessionConfig | None = None,
-        store: MemoryStore | None = None,
-        *,
-        connect: bool = True,
-    ) -> None:
+    def __init__(self, config: SessionConfig | None = None, store: MemoryStore | None = None,
+                 *, connect: bool = True) -> None:
         self.config = config or SessionConfig(sender_comp_id="VENUE", target_comp_id="CLIENT1")
         self.store = store if store is not None else MemoryStore(creation_time=T0)
         self.log = MemoryLog()
@@ -91,14 +79,8 @@ class Pair:
         self.actions += acts
         return acts
 
-    def send(
-        self,
-        msg_type: str,
-        fields: Iterable[tuple[int, Any]] = (),
-        *,
-        seq: int | None = None,
-        **kw: Any,
-    ) -> list[Action]:
+    def send(self, msg_type: str, fields: Iterable[tuple[int, Any]] = (), *,
+             seq: int | None = None, **kw: Any) -> list[Action]:
         """Send a client message; uses and advances the client's sequence unless ``seq``."""
         if seq is None:
             seq = self.seq

@@ -174,8 +174,7 @@ def test_daily_schedule() -> None:
     assert s.is_in_session(_ns(2024, 1, 10, 9, tz="America/New_York"))
     assert not s.is_in_session(_ns(2024, 1, 10, 18, tz="America/New_York"))
     assert s.period_start(_ns(2024, 1, 10, 9, tz="America/New_York")) == _ns(
-        2024, 1, 10, 8, tz="America/New_York"
-    )
+        2024, 1, 10, 8, tz="America/New_York")
     assert s.period_start(_ns(2024, 1, 10, 7)) is None
 
 
@@ -204,13 +203,8 @@ def test_password_hash_roundtrip() -> None:
 
 
 def test_password_hash_cli() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "fix_gateway.auth"],
-        input="pw\n",
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    out = subprocess.run([sys.executable, "-m", "fix_gateway.auth"], input="pw\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
     assert verify_password("pw", out)
 
 

@@ -92,11 +92,8 @@ VALUES = st.one_of(
 
 
 @FAST
-@given(
-    st.dictionaries(
-        st.sampled_from([11, 55, 54, 38, 40, 44, 99, 59, 126, 432, 110, 111, 18]), VALUES
-    )
-)
+@given(st.dictionaries(st.sampled_from([11, 55, 54, 38, 40, 44, 99, 59, 126, 432, 110, 111, 18]),
+                       VALUES))
 def test_order_translation_never_raises(fields: dict[int, str]) -> None:
     fields.setdefault(55, "TEST")
     result = translate.new_order(Fields(fields), SessionRules(owner="o"), Instruments(), 1)

@@ -75,13 +75,7 @@ def test_1a_valid_logon_answered() -> None:
     acts = p.logon(hb=5)
     [reply] = sent(acts)
     assert tags(reply, 35, 34, 49, 56, 98, 108) == {
-        35: "A",
-        34: "1",
-        49: "VENUE",
-        56: "CLIENT1",
-        98: "0",
-        108: "5",
-    }
+        35: "A", 34: "1", 49: "VENUE", 56: "CLIENT1", 98: "0", 108: "5"}
     assert isinstance(acts[-1], LoggedOn)
     assert p.session.state is SessionState.LOGGED_ON
     assert p.store.next_target_seq == 2
@@ -250,9 +244,8 @@ def test_2b_seq_too_high_resend_request_and_queue() -> None:
     acts = p.send("D", [(11, "ORD6"), *NOS_FIELDS[1:]])  # seq 6: queued, no second request
     assert sent(acts) == [] and delivered(acts) == []
     for seq in (2, 3, 4):
-        acts = p.send(
-            "D", [(11, f"ORD{seq}"), *NOS_FIELDS[1:]], seq=seq, poss_dup=True, orig_time_ns=p.now
-        )
+        acts = p.send("D", [(11, f"ORD{seq}"), *NOS_FIELDS[1:]], seq=seq, poss_dup=True,
+                      orig_time_ns=p.now)
         got = [m.get(11) for m in delivered(acts)]
     assert got == ["ORD4", "ORD5", "ORD6"]
     assert p.store.next_target_seq == 7
@@ -371,12 +364,7 @@ def test_8_resend_request_app_messages_possdup_and_admin_gap_filled() -> None:
     acts = p.send("2", [(7, 1), (16, 0)])
     msgs = sent(acts)
     assert [(m.msg_type, m.get(34)) for m in msgs] == [
-        ("4", "1"),
-        ("8", "2"),
-        ("8", "3"),
-        ("4", "4"),
-        ("8", "5"),
-    ]
+        ("4", "1"), ("8", "2"), ("8", "3"), ("4", "4"), ("8", "5")]
     gf = msgs[0]
     assert tags(gf, 123, 36, 43) == {123: "Y", 36: "2", 43: "Y"}
     assert tags(msgs[3], 36) == {36: "5"}
@@ -475,12 +463,7 @@ def test_14_invalid_message_rejected_and_seq_consumed(
     acts = p.send("D", fields)
     [rej] = sent(acts)
     assert tags(rej, 35, 45, 371, 372, 373) == {
-        35: "3",
-        45: "2",
-        371: str(tag),
-        372: "D",
-        373: str(reason),
-    }
+        35: "3", 45: "2", 371: str(tag), 372: "D", 373: str(reason)}
     assert rej.get(58)
     assert delivered(acts) == []
     assert p.store.next_target_seq == 3
@@ -493,18 +476,8 @@ def test_exec_inst_valid_multiple_values_accepted() -> None:
 
 def test_14d_tag_without_value() -> None:
     p = logged_on()
-    raw = encode_raw(
-        "FIX.4.4",
-        [
-            (35, "D"),
-            (49, "CLIENT1"),
-            (56, "VENUE"),
-            (34, 2),
-            (52, format_utc_timestamp(p.now)),
-            *NOS_FIELDS,
-            (58, ""),
-        ],
-    )
+    raw = encode_raw("FIX.4.4", [(35, "D"), (49, "CLIENT1"), (56, "VENUE"), (34, 2),
+                                 (52, format_utc_timestamp(p.now)), *NOS_FIELDS, (58, "")])
     [rej] = sent(p.feed(raw))
     assert tags(rej, 45, 371, 373) == {45: "2", 371: "58", 373: "4"}
 
@@ -517,18 +490,8 @@ def test_14h_repeated_tag() -> None:
 
 def test_14a_non_numeric_tag() -> None:
     p = logged_on()
-    raw = encode_raw(
-        "FIX.4.4",
-        [
-            (35, "D"),
-            (49, "CLIENT1"),
-            (56, "VENUE"),
-            (34, 2),
-            (52, format_utc_timestamp(p.now)),
-            *NOS_FIELDS,
-            ("x1", "a"),
-        ],
-    )
+    raw = encode_raw("FIX.4.4", [(35, "D"), (49, "CLIENT1"), (56, "VENUE"), (34, 2),
+                                 (52, format_utc_timestamp(p.now)), *NOS_FIELDS, ("x1", "a")])
     [rej] = sent(p.feed(raw))
     assert tags(rej, 45, 373) == {45: "2", 373: "0"}
     assert p.store.next_target_seq == 3
@@ -590,19 +553,8 @@ def test_unsupported_msg_type_business_reject() -> None:
     [
         ("D", NOS_FIELDS),
         ("F", [(41, "O1"), (11, "O2"), (55, "AAPL"), (54, "1"), (60, "20231114-22:13:20")]),
-        (
-            "G",
-            [
-                (41, "O1"),
-                (11, "O2"),
-                (55, "AAPL"),
-                (54, "1"),
-                (60, "20231114-22:13:20"),
-                (40, "2"),
-                (44, "1.5"),
-                (38, "10"),
-            ],
-        ),
+        ("G", [(41, "O1"), (11, "O2"), (55, "AAPL"), (54, "1"), (60, "20231114-22:13:20"),
+               (40, "2"), (44, "1.5"), (38, "10")]),
         ("H", [(11, "O1"), (55, "AAPL"), (54, "2")]),
         ("q", [(11, "M1"), (530, "7"), (60, "20231114-22:13:20")]),
     ],
@@ -734,15 +686,8 @@ def test_standard_fields_the_venue_does_not_use_are_accepted() -> None:
     # Parties (453) is a FIX 4.4 repeating group of NewOrderSingle; SecurityExchange (207) and
     # HandlInst (21) are standard fields the venue ignores. None of them is a protocol error.
     p = logged_on()
-    parties = [
-        (453, 2),
-        (448, "TRADER1"),
-        (447, "D"),
-        (452, 11),
-        (448, "DESK9"),
-        (447, "D"),
-        (452, 3),
-    ]
+    parties = [(453, 2), (448, "TRADER1"), (447, "D"), (452, 11),
+               (448, "DESK9"), (447, "D"), (452, 3)]
     acts = p.send("D", [*NOS_FIELDS, (21, "1"), (207, "XNAS"), *parties])
     assert sent(acts) == []
     [msg] = delivered(acts)

@@ -22,11 +22,8 @@ def test_memory_store_protocol_and_pending_writes() -> None:
     s.incr_next_sender_seq()
     s.incr_next_target_seq()
     assert s.pending() == [
-        StoreWrite("message", 1, b"a"),
-        StoreWrite("message", 2, b"b"),
-        StoreWrite("next_sender_seq", 3),
-        StoreWrite("next_target_seq", 2),
-    ]
+        StoreWrite("message", 1, b"a"), StoreWrite("message", 2, b"b"),
+        StoreWrite("next_sender_seq", 3), StoreWrite("next_target_seq", 2)]
     assert s.pending() == []
     assert s.get(1, 5) == [(1, b"a"), (2, b"b")]
     assert s.get(2, 2) == [(2, b"b")]
@@ -70,9 +67,8 @@ def test_file_log_factory_uses_file_log_path(tmp_path: Path) -> None:
 
 def _router() -> tuple[Router, Session, Session]:
     a = Session(SessionConfig("VENUE", "C1"), MemoryStore(T0))
-    b = Session(
-        SessionConfig("VENUE", "C2", allowed_remote_addresses=("10.0.0.1",)), MemoryStore(T0)
-    )
+    b = Session(SessionConfig("VENUE", "C2", allowed_remote_addresses=("10.0.0.1",)),
+                MemoryStore(T0))
     return Router([a, b]), a, b
 
 

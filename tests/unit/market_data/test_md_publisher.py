@@ -226,18 +226,12 @@ def test_stats_seeded_after_a_restart_and_reset_for_a_new_day() -> None:
     pub.seed_stats([("AAPL", 19000, 100), ("AAPL", 18000, 50), ("NOPE", 1, 1)])
     [stats] = by_topic(cycle(pub, full=True))[T.stats("AAPL")]
     assert (stats["open"], stats["low"], stats["last"], stats["volume"]) == (
-        "190.00",
-        "180.00",
-        "180.00",
-        150,
+        "190.00", "180.00", "180.00", 150
     )
     pub.on_events([ev.trade("AAPL", 20000, 10)])
     [stats] = by_topic(cycle(pub))[T.stats("AAPL")]
     assert (stats["open"], stats["high"], stats["volume"], stats["trade_seq"]) == (
-        "190.00",
-        "200.00",
-        160,
-        1,
+        "190.00", "200.00", 160, 1
     )
     pub.reset_stats()
     [stats] = by_topic(cycle(pub))[T.stats("AAPL")]

@@ -41,21 +41,14 @@ def test_drop_copy_sees_only_its_accounts() -> None:
     entry.on_message(b, order("2", "B1", 4, "1.00"), 2)
     to = [(who, m[150], m[11]) for who, kind, m in outbox.sent if kind == "8"]
     assert to == [
-        ("A", "0", "A1"),
-        ("COPYA", "0", "A1"),  # A's ack, copied
+        ("A", "0", "A1"), ("COPYA", "0", "A1"),  # A's ack, copied
         ("B", "0", "B1"),  # B's ack, not copied (ACC-B)
-        ("A", "F", "A1"),
-        ("COPYA", "F", "A1"),  # passive fill of ACC-A, copied
+        ("A", "F", "A1"), ("COPYA", "F", "A1"),  # passive fill of ACC-A, copied
         ("B", "F", "B1"),
     ]
     fill = next(m for who, _, m in outbox.sent if who == "A" and m[150] == "F")
     assert (fill[14], fill[151], fill[31], fill[32], fill[6], fill[39]) == (
-        "4",
-        "6",
-        "1.00",
-        "4",
-        "1.00",
-        "1",
+        "4", "6", "1.00", "4", "1.00", "1"
     )
 
 
