@@ -288,10 +288,10 @@ class _Shape:
             raise CodecError(f"{self.cls.__name__}: expected an object, got {data!r}")
         try:
             return self.fast_decode(data)
-        except _SlowPathError:
-            pass
-        except (ValueError, ArithmeticError):
-            pass  # words the error below
+        except (_SlowPathError, ValueError, ArithmeticError):
+            return self._checked_decode(data)  # decodes it, or words what is wrong
+
+    def _checked_decode(self, data: dict[str, Any]) -> Any:
         kwargs: dict[str, Any] = {}
         decoders = self.decoders
         try:

@@ -202,12 +202,9 @@ class WriterProcess:
 def main() -> None:
     database, fd = sys.argv[1], int(sys.argv[2])
     sock = socket.socket(fileno=fd)
-    try:
+    # the venue's end closing (also mid-frame) or Ctrl-C: the writer is done
+    with sock, contextlib.suppress(EOFError, ConnectionError, KeyboardInterrupt):
         serve(sock, database)
-    except (EOFError, ConnectionError, KeyboardInterrupt):
-        pass
-    finally:
-        sock.close()
 
 
 if __name__ == "__main__":
