@@ -37,7 +37,7 @@ def build_stream(n: int) -> bytes:
 
 def run(n: int, chunk: int) -> float:
     cfg = SessionConfig(sender_comp_id="VENUE", target_comp_id="CLIENT1")
-    store = MemoryStore(creation_time=T0)
+    store = MemoryStore(creation_time=T0, write_back=True)
     session = Session(cfg, store)
     session.connect(T0, "bench")
     logon = encode_raw("FIX.4.4", [(35, "A"), (34, 1), (49, "CLIENT1"),

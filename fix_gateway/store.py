@@ -10,14 +10,12 @@ writes the corresponding outbound bytes to the socket ("journal before acknowled
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 WriteKind = Literal["message", "next_sender_seq", "next_target_seq", "reset"]
 
 
-@dataclass(frozen=True, slots=True)
-class StoreWrite:
+class StoreWrite(NamedTuple):
     """One change to persist.
 
     Attributes:
@@ -102,6 +100,10 @@ class MemoryStore:
             store behind it answers for the older ones (:meth:`preload`).
         first_kept_seq: the lowest MsgSeqNum ``messages`` may hold (they were loaded
             from that number on); 1 when they are all there is.
+        write_back: record every change for :meth:`pending` (a durable store behind it
+            drains them at each group commit). Off, nothing is recorded and ``pending``
+            is always empty: an in-memory venue must not keep every message it ever sent
+            in a list nobody drains.
     """
 
     def __init__(
@@ -113,12 +115,14 @@ class MemoryStore:
         *,
         keep: int | None = None,
         first_kept_seq: int = 1,
+        write_back: bool = False,
     ) -> None:
         self._creation_time = creation_time
         self._sender = next_sender_seq
         self._target = next_target_seq
         self._messages: dict[int, bytes] = dict(messages or ())
         self._seqs = sorted(self._messages)
+        self._write_back = write_back
         self._writes: list[StoreWrite] = []
         self._sender_dirty = False
         self._target_dirty = False
@@ -138,6 +142,7 @@ class MemoryStore:
             other.get(1, other.next_sender_seq),
             keep=other._keep,
             first_kept_seq=other.first_kept_seq,
+            write_back=other._write_back,
         )
 
     @property
@@ -195,7 +200,8 @@ class MemoryStore:
             else:
                 self._seqs.append(seq)
         self._messages[seq] = raw
-        self._writes.append(StoreWrite("message", seq, raw))
+        if self._write_back:
+            self._writes.append(StoreWrite("message", seq, raw))
         if self._high is not None and len(self._seqs) > self._high:
             self._trim()
 
@@ -221,12 +227,16 @@ class MemoryStore:
         self._sender = self._target = 1
         self._creation_time = now_ns
         self._sender_dirty = self._target_dirty = False
-        self._writes.append(StoreWrite("reset", now_ns))
+        if self._write_back:
+            self._writes.append(StoreWrite("reset", now_ns))
 
     def refresh(self) -> None:
         return None
 
     def pending(self) -> list[StoreWrite]:
+        if not self._write_back:
+            self._sender_dirty = self._target_dirty = False
+            return []
         writes = self._writes
         if self._sender_dirty:
             writes.append(StoreWrite("next_sender_seq", self._sender))

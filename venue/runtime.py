@@ -325,7 +325,9 @@ class Venue:
         for sc in self.config.sessions:
             record = await store.load_fix_session(str(sc.session_id))
             if record is None:
-                fix_store = MemoryStore(creation_time=now, keep=FIX_MESSAGES_KEPT)
+                fix_store = MemoryStore(
+                    creation_time=now, keep=FIX_MESSAGES_KEPT, write_back=True
+                )
                 store.fix_state(str(sc.session_id), 1, 1, now)
             else:
                 # the newest messages only; a ResendRequest for older ones reads the store
@@ -338,6 +340,7 @@ class Venue:
                     messages,
                     keep=FIX_MESSAGES_KEPT,
                     first_kept_seq=first,
+                    write_back=True,
                 )
             self._fix_stores[sc.session_id] = fix_store
         await self.commit()

@@ -14,7 +14,7 @@ from fix_gateway.store import MemoryStore, MessageStore, StoreWrite
 
 
 def test_memory_store_protocol_and_pending_writes() -> None:
-    s = MemoryStore(creation_time=T0)
+    s = MemoryStore(creation_time=T0, write_back=True)
     assert isinstance(s, MessageStore)
     s.save(1, b"a")
     s.incr_next_sender_seq()
@@ -31,6 +31,19 @@ def test_memory_store_protocol_and_pending_writes() -> None:
     assert (s.next_sender_seq, s.next_target_seq, s.creation_time) == (1, 1, T0 + 1)
     assert s.get(1, 10) == []
     assert s.pending() == [StoreWrite("reset", T0 + 1)]
+
+
+def test_memory_store_without_write_back_records_nothing() -> None:
+    # an in-memory venue never drains pending(): recording would keep every message sent
+    s = MemoryStore(creation_time=T0, keep=2)
+    for seq in range(1, 10):
+        s.save(seq, b"m%d" % seq)
+        s.incr_next_sender_seq()
+    s.incr_next_target_seq()
+    s.reset(T0 + 1)
+    assert s.pending() == []
+    assert s._writes == []
+    assert MemoryStore.restore(s).pending() == []
 
 
 def test_memory_store_restore_continues() -> None:
@@ -135,7 +148,7 @@ def test_router_unrouted_logon_timeout() -> None:
 
 
 def test_memory_store_keeps_a_window_of_the_newest_messages() -> None:
-    store = MemoryStore(keep=4)
+    store = MemoryStore(keep=4, write_back=True)
     for seq in range(1, 6):
         store.save(seq, b"m%d" % seq)
     assert store.first_kept_seq == 1  # 5 <= 4 + 4 // 4: nothing dropped yet
