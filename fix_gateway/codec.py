@@ -47,6 +47,25 @@ TagValue = tuple[int, str]
 OutField = tuple[int, object]
 
 
+class EncodedBody(str):
+    """Body fields already encoded as ``tag=value<SOH>...`` (see :func:`encode_body`).
+
+    One encoding serves several sessions: an ExecutionReport and its drop copies differ
+    only in the header, which each session's :class:`Encoder` adds.
+    """
+
+    __slots__ = ()
+
+
+#: What the encoder takes as a message body: fields, or fields encoded once before.
+OutBody = Iterable[OutField] | EncodedBody
+
+
+def encode_body(body: Iterable[OutField]) -> EncodedBody:
+    """Encode body fields once, to send them to several sessions."""
+    return EncodedBody("".join([f"{t}={v}\x01" for t, v in body]))
+
+
 class Message:
     """One parsed FIX message.
 
@@ -324,7 +343,7 @@ class Encoder:
         msg_type: str,
         seq: int,
         sending_time: str,
-        body: Iterable[OutField] = (),
+        body: OutBody = (),
         *,
         orig_sending_time: str | None = None,
     ) -> bytes:
@@ -334,13 +353,15 @@ class Encoder:
             msg_type: MsgType(35).
             seq: MsgSeqNum(34).
             sending_time: SendingTime(52) as a UTCTimestamp string.
-            body: body fields in order.
+            body: body fields in order, or an :class:`EncodedBody`.
             orig_sending_time: when given, the message is a possible duplicate: PossDupFlag(43)=Y
                 and OrigSendingTime(122) are added to the header.
         """
         head = f"35={msg_type}\x0134={seq}{self._mid}{sending_time}{self._tail}"
         if orig_sending_time is not None:
             head += f"43=Y\x01122={orig_sending_time}\x01"
+        if isinstance(body, EncodedBody):
+            return _finish(self._begin, head + body)
         return _finish(self._begin, head + "".join([f"{t}={v}\x01" for t, v in body]))
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fix_gateway import translate
-from fix_gateway.codec import Message
+from fix_gateway.codec import Message, OutBody, encode_body
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.translate import Body, Refusal, SessionRules
 from venue.commands import CancelOrder, Command, NewOrder, RejectOrder
@@ -48,7 +48,7 @@ SUPPORTED = frozenset({"D", "F", "G", "H", "q"})
 
 
 class Sender(Protocol):
-    def send(self, session_id: SessionID, msg_type: str, body: Body) -> object: ...
+    def send(self, session_id: SessionID, msg_type: str, body: OutBody) -> object: ...
 
 
 class Venue(Protocol):
@@ -418,13 +418,22 @@ class OrderEntry:
 
     def _report(self, owner: str, account: str, body: Body) -> None:
         owner_id = self._ids.get(owner)
+        copies = [
+            copy_id
+            for copy_id, accounts in self._drop_copies
+            if accounts is None or account in accounts
+        ]
+        if not copies:
+            if owner_id is not None:
+                self._send(owner_id, "8", body)
+            return
+        encoded = encode_body(body)  # once for the owner and every copy (headers differ)
         if owner_id is not None:
-            self._send(owner_id, "8", body)
-        for copy_id, accounts in self._drop_copies:
-            if accounts is None or account in accounts:
-                self._send(copy_id, "8", body)
+            self._send(owner_id, "8", encoded)
+        for copy_id in copies:
+            self._send(copy_id, "8", encoded)
 
-    def _send(self, session_id: SessionID, msg_type: str, body: Body) -> None:
+    def _send(self, session_id: SessionID, msg_type: str, body: OutBody) -> None:
         if self._sender is None:
             return
         self._sender.send(session_id, msg_type, body)

@@ -16,11 +16,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fix_gateway.application import Application
-from fix_gateway.codec import OutField
+from fix_gateway.codec import OutBody
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.errors import LocalProtocolError
 from fix_gateway.log import LogFactory, null_log_factory
@@ -185,7 +185,7 @@ class FixAcceptor:
 
     # -- application API ----------------------------------------------------------------------
 
-    def send(self, session_id: SessionID | str, msg_type: str, body: Iterable[OutField]) -> int:
+    def send(self, session_id: SessionID | str, msg_type: str, body: OutBody) -> int:
         """Send an application message; returns its MsgSeqNum.
 
         When the session is not logged on the message is still stored with its MsgSeqNum (it

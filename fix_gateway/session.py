@@ -28,7 +28,6 @@ test cases (e.g. "FIX 4.4 2b").
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,6 +36,7 @@ from fix_gateway.codec import (
     Encoder,
     Framer,
     Message,
+    OutBody,
     OutField,
     format_utc_timestamp,
     parse,
@@ -305,7 +305,7 @@ class Session:
             self._disconnect("Connection closed", now_ns, out, emit=False)
         return out
 
-    def send_app(self, msg_type: str, body: Iterable[OutField], now_ns: int) -> Send | None:
+    def send_app(self, msg_type: str, body: OutBody, now_ns: int) -> Send | None:
         """Send an application message from the venue.
 
         The message gets the next MsgSeqNum and is stored even when the session is not logged
@@ -671,7 +671,7 @@ class Session:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _send(
-        self, msg_type: str, body: Iterable[OutField], now_ns: int, *, log: bool = True
+        self, msg_type: str, body: OutBody, now_ns: int, *, log: bool = True
     ) -> Send:
         """Encode with the next MsgSeqNum, store, and count it as sent."""
         store = self.store

@@ -13,11 +13,12 @@ Protocol on a Unix socket pair, both ways frames of a 4-byte big-endian length a
 ``marshal`` body (format version 2: without back-references, packing does not track every
 object it writes, 2.4x faster than the default version on a batch's rows). Request:
 ``(statements, pragmas)`` where ``statements`` is a list of ``(sql, rows)`` executed as one
-transaction (BEGIN, ``executemany`` each, COMMIT; ROLLBACK on failure). Answer: ``None`` when committed, else ``(error class name, message)``; the
-venue rebuilds the ``sqlite3`` exception so that one classification serves both paths.
-``pragmas`` are statements run once on every (re)opened connection. After a failed batch
-the connection is closed and the next batch opens a fresh one (as SQLAlchemy invalidates
-a failed connection). The process ends at end of input.
+transaction (BEGIN, ``executemany`` each, COMMIT; ROLLBACK on failure). Answer: ``None``
+when committed, else ``(error class name, message)``; the venue rebuilds the ``sqlite3``
+exception so that one classification serves both paths. ``pragmas`` are statements run
+once on every (re)opened connection. After a failed batch the connection is closed and the
+next batch opens a fresh one (as SQLAlchemy invalidates a failed connection). The process
+ends at end of input.
 
 This module imports only the standard library: it is started as a script
 (``python writer.py DATABASE``), not through the venue package, so it starts in

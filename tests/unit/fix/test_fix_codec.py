@@ -6,8 +6,10 @@ import simplefix
 from fixclient import NOS_FIELDS, T0, client_msg
 
 from fix_gateway.codec import (
+    EncodedBody,
     Encoder,
     Framer,
+    encode_body,
     encode_raw,
     format_utc_timestamp,
     parse,
@@ -117,6 +119,19 @@ def test_encoder_roundtrip_and_checksum() -> None:
     assert [msg.get(t) for t in (35, 34, 49, 56, 37)] == ["8", "5", "VENUE", "CLIENT1", "O1"]
     assert int(msg[9]) == len(raw) - raw.index(b"35=") - 7
     assert int(msg[10]) == sum(raw[: raw.rindex(b"10=")]) % 256
+
+
+def test_encoded_body_is_sent_as_is_under_each_sessions_header() -> None:
+    fields = [(37, "O1"), (17, 42), (58, "a=b")]
+    body = encode_body(fields)
+    assert body == "37=O1\x0117=42\x0158=a=b\x01"
+    for target in ("CLIENT1", "DROPCOPY"):
+        enc = Encoder("FIX.4.4", "VENUE", target)
+        now = format_utc_timestamp(T0)
+        assert enc.encode("8", 9, now, body) == enc.encode("8", 9, now, fields)
+        assert parse(enc.encode("8", 9, now, body)).get(56) == target
+    # a plain str is not taken for encoded fields
+    assert not isinstance("37=O1\x01", EncodedBody)
 
 
 def test_encoder_poss_dup() -> None:
