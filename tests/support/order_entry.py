@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fix_gateway.codec import Message, encode_raw, parse
+from fix_gateway.codec import EncodedBody, Message, OutBody, encode_raw, parse
 from fix_gateway.config import SessionID
 from fix_gateway.order_entry import OrderEntry
 from venue.commands import Command
@@ -43,8 +43,13 @@ class Outbox:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, dict[int, str]]] = []
 
-    def send(self, session_id: SessionID, msg_type: str, body: list[tuple[int, object]]) -> int:
-        self.sent.append((session_id.target_comp_id, msg_type, {t: str(v) for t, v in body}))
+    def send(self, session_id: SessionID, msg_type: str, body: OutBody) -> int:
+        if isinstance(body, EncodedBody):  # fields encoded once for several sessions
+            fields = dict(f.split("=", 1) for f in body.split("\x01")[:-1])
+            self.sent.append((session_id.target_comp_id, msg_type,
+                              {int(t): v for t, v in fields.items()}))
+        else:
+            self.sent.append((session_id.target_comp_id, msg_type, {t: str(v) for t, v in body}))
         return len(self.sent)
 
 
