@@ -418,11 +418,13 @@ class OrderEntry:
 
     def _report(self, owner: str, account: str, body: Body) -> None:
         owner_id = self._ids.get(owner)
-        copies = [
-            copy_id
-            for copy_id, accounts in self._drop_copies
-            if accounts is None or account in accounts
-        ]
+        copies: list[SessionID] = []
+        if self._drop_copies:  # most venues have none: no list built per report
+            copies = [
+                copy_id
+                for copy_id, accounts in self._drop_copies
+                if accounts is None or account in accounts
+            ]
         if not copies:
             if owner_id is not None:
                 self._send(owner_id, "8", body)
