@@ -17,6 +17,11 @@ venue holding N resting orders after SIGKILL, back to trading.
     python benchmarks/fix_e2e.py --loads closed --stores sqlite --mqtt on --duration 5
     python benchmarks/fix_e2e.py --restart 100000 --loads none
     python benchmarks/fix_e2e.py --hold   # print the venue pid before each run (py-spy)
+    python benchmarks/fix_e2e.py --venue-cpu none                 # nothing pinned
+
+CPUs: by default the venue runs with ``--cpu 0`` (its event loop pinned to CPU 0, its SQLite
+writer and checkpoint thread on the others) and this process (the load generator) pins
+itself to the CPUs other than 0, so the two never take each other's core and caches.
 """
 
 from __future__ import annotations
@@ -98,11 +103,26 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
+
+
+def pin_generator(venue_cpu: int | None) -> None:
+    """This process (the load generator) off the venue's CPU; call after the venue started
+    (it inherits the affinity of its parent)."""
+    if venue_cpu is not None and len(ALL_CPUS) > 1:
+        os.sched_setaffinity(0, ALL_CPUS - {venue_cpu})
+
+
+def unpin_generator() -> None:
+    os.sched_setaffinity(0, ALL_CPUS)
+
+
 class VenueProcess:
     """`venue run` in a subprocess, with its files in ``root``."""
 
-    def __init__(self, root: Path, db_url: str, mqtt: str) -> None:
+    def __init__(self, root: Path, db_url: str, mqtt: str, cpu: int | None = None) -> None:
         self.root = root
+        self.cpu = cpu
         self.port = free_port()
         self.config = root / "sessions.cfg"
         self.sock = root / "venue.sock"
@@ -119,13 +139,16 @@ class VenueProcess:
     def start(self, timeout: float = 60.0) -> float:
         """Start and wait for the admin socket; returns the seconds it took."""
         t0 = time.perf_counter()
+        unpin_generator()  # the venue inherits this process's affinity: all CPUs
         with (self.root / "venue.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "venue.cli", "run", "--config", str(self.config),
                  "--db", self.db_url, "--mqtt", self.mqtt, "--admin-socket", str(self.sock),
-                 "--log-level", "WARNING"],
+                 "--log-level", "WARNING",
+                 *(["--cpu", str(self.cpu)] if self.cpu is not None else [])],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
             )
+        pin_generator(self.cpu)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -199,7 +222,7 @@ def one_run(
         db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
     else:
         db_url = "none"
-    vp = VenueProcess(root, db_url, MQTT_URL if mqtt else "none")
+    vp = VenueProcess(root, db_url, MQTT_URL if mqtt else "none", args.venue_cpu)
     try:
         vp.start()
         if args.hold:
@@ -218,7 +241,7 @@ def one_run(
     return summary
 
 
-def restart_run(root: Path, store: str, n: int) -> dict[str, Any]:
+def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, Any]:
     """Seed ``n`` resting orders, SIGKILL the venue, time the restart back to trading."""
     pg_name = None
     if store == "postgres":
@@ -226,7 +249,7 @@ def restart_run(root: Path, store: str, n: int) -> dict[str, Any]:
         db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
     else:
         db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
-    vp = VenueProcess(root, db_url, "none")
+    vp = VenueProcess(root, db_url, "none", cpu)
     try:
         vp.start()
         # CLIENT2: no CancelOnDisconnect, so its orders stay after the logout.
@@ -271,7 +294,13 @@ def main() -> None:
     ap.add_argument("--restart-stores", default="sqlite")
     ap.add_argument("--hold", type=float, default=0.0, help="pause before each run (profiling)")
     ap.add_argument("--json", action="store_true", help="print every summary as JSON too")
+    ap.add_argument("--venue-cpu", default="0",
+                    help="CPU for the venue's event loop (venue run --cpu), or 'none'")
     args = ap.parse_args()
+    args.venue_cpu = None if args.venue_cpu == "none" else int(args.venue_cpu)
+    others = sorted(ALL_CPUS - {args.venue_cpu}) if args.venue_cpu is not None else "any"
+    print(f"venue event loop on CPU {args.venue_cpu if args.venue_cpu is not None else 'any'}, "
+          f"generator on CPUs {others}", file=sys.stderr, flush=True)
     loads = [x for x in args.loads.split(",") if x in ("closed", "open")]
     rows = []
     for load in loads:
@@ -312,7 +341,7 @@ def main() -> None:
         for store in args.restart_stores.split(","):
             root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
             try:
-                r = restart_run(root, store, args.restart)
+                r = restart_run(root, store, args.restart, args.venue_cpu)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
             print(f"restart {store}: {r['live_before']:,} resting orders; admin status after "

@@ -125,6 +125,15 @@ def run(
     ] = None,
     admin_socket: AdminOpt = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+    cpu: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Pin the event loop to this CPU (Linux); the SQLite writer and the WAL "
+            "checkpoint thread then run on the other CPUs. Default: not pinned.",
+            envvar="VENUE_CPU",
+        ),
+    ] = None,
 ) -> None:
     """Run the venue: FIX acceptor, matching engine, store and market data."""
     from venue.runtime import (
@@ -142,6 +151,13 @@ def run(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     cfg = _load_config(config)
+    if cpu is not None:
+        from venue.tuning import PinError, pin_event_loop
+
+        try:
+            pin_event_loop(cpu)
+        except PinError as exc:
+            raise fail(f"--cpu {cpu}: {exc}") from None
     base = config.resolve().parent
     store_url = db or cfg.default.store_url or DEFAULT_STORE_URL
     if store_url.lower() == "none":

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from venue.tuning import pin_helper
+
 __all__ = ["Checkpointer"]
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class Checkpointer:
         return st.st_size, st.st_mtime_ns
 
     def _run(self) -> None:
+        pin_helper()  # off the event loop's CPU, if that one is pinned
         conn: sqlite3.Connection | None = None
         seen: tuple[int, int] | None = None  # WAL (size, mtime) after our last checkpoint
         changed_at = time.monotonic()

@@ -154,6 +154,9 @@ class WriterProcess:
             )
         finally:
             theirs.close()
+        from venue.tuning import pin_helper  # here: the script side imports no venue module
+
+        pin_helper(self._proc.pid)  # off the event loop's CPU, if that one is pinned
         self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
 
     async def write(self, statements: Statements) -> None:
