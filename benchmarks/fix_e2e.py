@@ -47,6 +47,7 @@ from typing import Any
 from fix_gateway.config import load_config
 from venue.admin import AdminError, call
 from venue.simulate import SimConfig, Simulation, config_from_sessions
+from venue.tuning import allowed_cpus
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("VENUE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -103,7 +104,7 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
-ALL_CPUS = frozenset(os.sched_getaffinity(0))
+ALL_CPUS = allowed_cpus()
 
 
 def pin_generator(venue_cpu: int | None) -> None:
