@@ -5,9 +5,10 @@ its session by the Logon's CompIDs (:mod:`fix_gateway.router`), one task per con
 timer task that calls ``on_timer`` of every connection every ``tick`` seconds.
 
 Journal before acknowledge: the Sends produced during one loop turn (by all connections and by
-``send()``) are gathered; if a ``commit_barrier`` was given it is awaited once (it makes the
-store writes durable) and only then are the bytes written to the sockets.  Without a barrier
-bytes are written immediately.
+``send()``) are gathered and, at the end of the turn, handed to the ``commit_barrier`` if one
+was given: it makes the store writes durable and then calls back, and only then are the bytes
+written to the sockets, one write per connection. Without a barrier they are written at the
+end of the turn.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from fix_gateway.store import MemoryStore, MessageStore
 logger = logging.getLogger("fix_gateway")
 
 StoreFactory = Callable[[SessionConfig], MessageStore]
-CommitBarrier = Callable[[], Awaitable[None]]
+CommitBarrier = Callable[[Callable[[], None]], None]
+"""Called at the end of a loop turn with what writes the turn's bytes; calls it once the
+turn's store writes are durable, the calls' callbacks in the order of the calls."""
 MessageLoader = Callable[[SessionID, int, int], Awaitable[list[tuple[int, bytes]]]]
 
 
@@ -90,7 +93,8 @@ class FixAcceptor:
         application: receives logons, logouts and application messages.
         store_factory: one :class:`MessageStore` per session (default: memory).
         log_factory: one log per session (default: none).
-        commit_barrier: awaited before each batch of outbound bytes is written.
+        commit_barrier: given what writes each batch of outbound bytes, calls it once the
+            batch's store writes are durable.
         message_loader: reads stored outbound messages ``begin..end`` of a session, for a
             ResendRequest older than its store keeps in memory (without one, those are
             gap-filled).
@@ -149,7 +153,7 @@ class FixAcceptor:
         for sid, session in self._sessions.items():
             if session.state is SessionState.LOGGED_ON and sid in self._bound:
                 self._execute(self._bound[sid], session.logout("Venue shutting down", now))
-        await self._flush_now()
+        self._flush()  # the Logouts go out once stored, while the replies are awaited
         deadline = time.monotonic() + timeout
         while self._bound and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -380,31 +384,19 @@ class FixAcceptor:
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            if self._barrier is None:  # nothing to await: one write per connection per turn
-                asyncio.get_running_loop().call_soon(self._write_outbox)
-                return
-            task = asyncio.get_running_loop().create_task(self._flush_now())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            asyncio.get_running_loop().call_soon(self._flush)
 
-    async def _flush_now(self) -> None:
-        """Await the commit barrier once, then write everything gathered so far."""
-        # Take the batch before awaiting: what is sent while the barrier commits belongs to
-        # the next batch (its store writes are not in this commit) and waits for the next one.
+    def _flush(self) -> None:
+        """End of a loop turn: write what it produced once the barrier says it is stored
+        (at once without a barrier). What is sent meanwhile belongs to the next batch (its
+        store writes are not in this commit) and waits for the next callback."""
         self._flush_scheduled = False
         outbox, self._outbox = self._outbox, {}
         closing, self._closing_after_flush = self._closing_after_flush, []
-        if self._barrier is not None:
-            await self._barrier()
-        self._write(outbox, closing)
-
-    def _write_outbox(self) -> None:
-        """Without a commit barrier: write what this loop turn produced, one write per
-        connection (not one per message)."""
-        self._flush_scheduled = False
-        outbox, self._outbox = self._outbox, {}
-        closing, self._closing_after_flush = self._closing_after_flush, []
-        self._write(outbox, closing)
+        if self._barrier is None:
+            self._write(outbox, closing)
+        else:
+            self._barrier(lambda: self._write(outbox, closing))
 
     def _write(self, outbox: dict[_Conn, list[bytes]], closing: list[_Conn]) -> None:
         for conn, chunks in outbox.items():

@@ -2,9 +2,10 @@
 
 Shaped like QuickFIX/J ``MessageStore``: the session calls it synchronously (it is sans-I/O), so a
 durable implementation must not block.  Instead it records every change as a :class:`StoreWrite`
-and the transport commits them as a group: the acceptor awaits its ``commit_barrier`` (which
-drains :meth:`MessageStore.pending` of every store and commits them in one transaction) before it
-writes the corresponding outbound bytes to the socket ("journal before acknowledge").
+and the transport commits them as a group: the acceptor hands its ``commit_barrier`` (which
+drains :meth:`MessageStore.pending` of every store and commits them in one transaction) what
+writes the corresponding outbound bytes, and it is called back only once they are stored
+("journal before acknowledge").
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@ data publisher and the admin channel together, and owns the event loop's timers.
 
 One sequencer: :meth:`Venue.submit` is the only path into the engine. It numbers the
 command, journals it with its events (buffered for the group commit), and fans the events
-out to order entry (ExecutionReports) and market data. The acceptor writes outbound bytes
-only after awaiting :meth:`Venue.commit`, which makes the journal and the FIX message
-store durable in one transaction: an ExecutionReport never leaves before what it reports
-is stored.
+out to order entry (ExecutionReports) and market data. The acceptor writes a loop turn's
+outbound bytes only when :meth:`Venue.commit_then` calls it back, once the journal and the
+FIX message store are durable in one transaction: an ExecutionReport never leaves before
+what it reports is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import gc
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -100,6 +101,8 @@ class Venue:
         self._gtd: list[int] = []  # expiry times of GTD orders (lazy: may hold stale ones)
         self._period_start: int | None = None
         self._store_down = False
+        self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
+        self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
         self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
         self.started_ns = 0
 
@@ -137,11 +140,9 @@ class Venue:
     def live_order_ids(self, owner: str) -> list[OrderId]:
         return [view.spec.order_id for view in self.engine.live_orders(owner=owner)]
 
-    async def commit(self) -> None:
-        """The acceptor's commit barrier: FIX store writes and the journal, one transaction."""
-        store = self.store
-        if store is None:
-            return
+    def _stage_fix_writes(self, store: Store) -> None:
+        """Move the FIX stores' pending writes (messages, resets, sequence numbers) into the
+        store's buffer, to go in the next transaction with the journal."""
         for session_id, fix_store in self._fix_stores.items():
             writes = fix_store.pending()
             if not writes:
@@ -155,24 +156,56 @@ class Venue:
             store.fix_state(
                 sid, fix_store.next_sender_seq, fix_store.next_target_seq, fix_store.creation_time
             )
+
+    def commit_then(self, durable: Callable[[], None]) -> None:
+        """The acceptor's commit barrier: ``durable`` (which writes one loop turn's FIX
+        messages) runs once the turn's journal and FIX store writes are committed, and the
+        calls' ``durable`` run in the order of the calls.
+
+        While the store fails, they wait, in order, behind a task that retries it (see
+        :meth:`commit`); nothing is written before it is stored.
+        """
+        store = self.store
+        if store is None:
+            durable()
+            return
+        self._stage_fix_writes(store)
+        if self._held is not None:
+            self._held.append(durable)
+            return
+
+        def stored(error: StoreError | None) -> None:
+            if self._held is not None:  # an earlier batch failed: behind its retry
+                self._held.append(durable)
+            elif error is None:
+                durable()
+            else:
+                self._store_failed(error)
+                self._held = [durable]
+                self._retry = asyncio.get_running_loop().create_task(self._release_held())
+
+        store.commit_then(stored)
+
+    async def _release_held(self) -> None:
+        await self.commit()  # until the store takes it; cancelled: nothing is written
+        held, self._held = self._held or [], None
+        self._retry = None
+        for durable in held:
+            durable()
+
+    async def commit(self) -> None:
+        """Make every buffered write durable (the FIX store writes and the journal, one
+        transaction), retrying until the store takes it."""
+        store = self.store
+        if store is None:
+            return
+        self._stage_fix_writes(store)
         delay = 0.05
         while True:
             try:
                 await store.commit()
             except StoreError as exc:
-                # Nothing may be acknowledged that is not stored, and every FIX message (a
-                # Logout too) uses a sequence number that must be stored first: hold what is
-                # pending, drop the connections, and retry until the store is back. Clients
-                # reconnect and get the held messages by resend.
-                if not self._store_down:
-                    if isinstance(exc, StoreUnavailable):
-                        log.error("store unavailable, not accepting orders until it is back: %s",
-                                  exc)
-                    else:
-                        log.critical("store write failed: not accepting orders: %s", exc)
-                    self._store_down = True
-                if self.acceptor is not None:
-                    self.acceptor.drop_connections("the venue's store is unavailable")
+                self._store_failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -180,6 +213,20 @@ class Venue:
                 log.warning("store available again: accepting connections")
                 self._store_down = False
             return
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """Nothing may be acknowledged that is not stored, and every FIX message (a Logout
+        too) uses a sequence number that must be stored first: what is pending is held and
+        the connections are dropped until the store is back. Clients reconnect and get the
+        held messages by resend."""
+        if not self._store_down:
+            if isinstance(exc, StoreUnavailable):
+                log.error("store unavailable, not accepting orders until it is back: %s", exc)
+            else:
+                log.critical("store write failed: not accepting orders: %s", exc)
+            self._store_down = True
+        if self.acceptor is not None:
+            self.acceptor.drop_connections("the venue's store is unavailable")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -206,7 +253,7 @@ class Venue:
             self.order_entry,
             self._fix_store,
             file_log_factory(),
-            commit_barrier=self.commit if self.store is not None else None,
+            commit_barrier=self.commit_then if self.store is not None else None,
             message_loader=self._load_fix_messages if self.store is not None else None,
         )
         self.order_entry.attach(self.acceptor)
@@ -258,6 +305,10 @@ class Venue:
             else:
                 with contextlib.suppress(StoreError):
                     await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
+        if self._retry is not None:  # the connections are closed: no one to release to
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
         await self._close_store()
         log.info("venue stopped")
 

@@ -2,11 +2,12 @@
 snapshots, FIX session state and outbound messages, over SQLAlchemy async.
 
 One :class:`Store` per venue process. Writes are *buffered* by cheap synchronous calls
-(:meth:`Store.journal`, :meth:`Store.fix_message` ...) and made durable together by
-:meth:`Store.commit`, one transaction per batch (group commit): the runtime calls
-``commit()`` once per loop turn and sends ExecutionReports and FIX messages only after
-it returns (journal before acknowledge). Concurrent ``commit()`` callers share batches:
-a caller arriving while a transaction is in flight joins the next one.
+(:meth:`Store.journal`, :meth:`Store.fix_message` ...) and made durable together, one
+transaction per batch (group commit): at the end of each loop turn the runtime calls
+:meth:`Store.commit_then` with what sends the turn's ExecutionReports and FIX messages, and
+the store calls it once they are durable (journal before acknowledge); :meth:`Store.commit`
+is the same for a coroutine. Callers arriving while a transaction is in flight share the
+next one, which starts as soon as the first ends.
 
 SQLite (``sqlite+aiosqlite:///path``, the default) runs in WAL mode with
 ``synchronous=FULL``: a returned commit has been fsynced, so it survives power loss as
@@ -22,6 +23,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -87,6 +89,8 @@ LIVE_STATUSES: tuple[str, ...] = (
 """Order statuses of orders still working (on the book or waiting as stops)."""
 
 _T = TypeVar("_T")
+Committed = Callable[[StoreError | None], None]
+"""A :meth:`Store.commit_then` callback: None when durable, else the error."""
 
 
 def _table(model: Any) -> Table:
@@ -427,9 +431,10 @@ class Store:
         self._gen = 0  # number of the batch being filled
         self._durable = 0  # every batch numbered below this is committed
         self._failure: tuple[int, StoreError] | None = None  # last failed batch number
-        self._inflight: asyncio.Task[None] | None = None
-        self._inflight_batch: _Batch | None = None
-        self._waiters: list[asyncio.Future[None]] = []  # commit() callers, woken by _flush
+        self._inflight_batch: _Batch | None = None  # the batch being written
+        self._flush_task: asyncio.Task[None] | None = None  # writing it, if not the writer's
+        self._waiting: deque[tuple[int, Committed]] = deque()  # (batch number, callback)
+        self._start_scheduled = False
         self._closed = False
         self.stats = StoreStats()
         self._upserts = self._build_upserts()
@@ -507,7 +512,7 @@ class Store:
         if self._closed:
             return
         try:
-            if self.pending or self._inflight is not None:
+            if self.pending:
                 await self.commit()
         finally:
             self._closed = True
@@ -569,16 +574,41 @@ class Store:
     @property
     def pending(self) -> bool:
         """True when something is buffered or being committed."""
-        return not self._buffer.empty() or self._inflight is not None
+        return not self._buffer.empty() or self._inflight_batch is not None
 
     # --- group commit --------------------------------------------------------------------------
+
+    def commit_then(self, done: Committed) -> None:
+        """Call ``done`` once everything buffered before this call is durable: with None,
+        or with the error of the transaction that failed to store it.
+
+        A transaction starts now if none is in flight, else the next one starts as soon as
+        it ends: call this at the end of a loop turn, when the turn's writes are buffered.
+        ``done`` may run before this returns (nothing to wait for); otherwise it runs from
+        the event loop's callback that learns the outcome, so with the SQLite writer no
+        task stands between the commit and what ``done`` does (e.g. writing the
+        ExecutionReports).
+
+        Raises:
+            StoreError: the store is closed.
+        """
+        if self._closed:
+            raise StoreError(f"{self._where}: store is closed")
+        target = self._gen if not self._buffer.empty() else self._gen - 1
+        if self._durable > target:
+            done(None)
+            return
+        self._waiting.append((target, done))
+        if self._inflight_batch is None:
+            self._start_flush()
 
     async def commit(self) -> None:
         """Make everything buffered before this call durable, in as few transactions as
         possible.
 
         Callers arriving while a transaction is in flight wait for it and then share the
-        next one. Cancelling a caller does not cancel the transaction it waits on.
+        next one; callers of one loop turn share one. Cancelling a caller does not cancel
+        the transaction it waits on.
 
         Raises:
             StoreUnavailable: the database is down, full or read-only. The batch is put
@@ -588,64 +618,116 @@ class Store:
         """
         if self._closed:
             raise StoreError(f"{self._where}: store is closed")
-        target = self._gen
-        while self._durable <= target:
-            failure = self._failure
-            if failure is not None and failure[0] >= target:
-                raise failure[1]
-            loop = asyncio.get_running_loop()
-            if self._inflight is None:
-                if self._buffer.empty():
-                    return
-                self._inflight = loop.create_task(self._flush())
-            # A future of this caller's own, set by _flush as it ends: one loop turn from
-            # the end of the transaction to the caller (awaiting the shielded task took
-            # two), and cancelling the caller cancels only its future.
-            woken = loop.create_future()
-            self._waiters.append(woken)
-            await woken
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[None] = loop.create_future()
 
-    async def _flush(self) -> None:
-        """Take the buffer and write it in one transaction; never raises (see _failure)."""
+        def done(error: StoreError | None) -> None:
+            if outcome.done():  # the caller was cancelled
+                return
+            if error is None:
+                outcome.set_result(None)
+            else:
+                outcome.set_exception(error)
+
+        target = self._gen if not self._buffer.empty() else self._gen - 1
+        if self._durable > target:
+            return
+        self._waiting.append((target, done))
+        if self._inflight_batch is None and not self._start_scheduled:
+            # at the end of this loop turn: the other callers of the turn share the batch
+            self._start_scheduled = True
+            loop.call_soon(self._start_if_idle)
+        await outcome
+
+    def _start_if_idle(self) -> None:
+        self._start_scheduled = False
+        if self._inflight_batch is None and self._waiting and not self._closed:
+            self._start_flush()
+
+    def _start_flush(self) -> None:
+        """Take the buffer and start writing it in one transaction; its outcome goes to
+        :meth:`_written`. The SQLite writer process is sent the batch right here; other
+        databases (or a writer to restart) write it from a task."""
         batch, self._buffer = self._buffer, _Batch()
         gen = self._gen
         self._gen += 1
         self._inflight_batch = batch
+        writer = self._writer
+        if writer is None or not writer.ready:
+            task = asyncio.get_running_loop().create_task(self._flush(gen, batch))
+            self._flush_task = task
+            return
+        started = time.perf_counter()
         try:
-            try:
-                rows = build_tuples(batch.journal)
-                started = time.perf_counter()
-                # a transaction of SQLAlchemy's (its commit event, pool reset), but the
-                # driver connection is used directly, see _write_sqlite and _write_pg
-                if self._pg:
-                    async with self._engine.begin() as conn:
-                        await self._write_pg(conn, batch, rows)
-                else:
-                    await self._write_sqlite(batch, rows)
-                self.stats.commit_seconds += time.perf_counter() - started
-            except _DB_ERRORS as exc:
-                error = _classify(exc, "commit", self._where)
-                error.__cause__ = exc
-                self._fail(gen, batch, error)
-            except Exception as exc:
-                error = StoreError(f"{self._where}: commit: {type(exc).__name__}: {exc}")
-                error.__cause__ = exc
-                self._fail(gen, batch, error)
+            rows = build_tuples(batch.journal)
+            plan = self._sqlite_plan(batch, rows)
+            writer.send(
+                plan, lambda error: self._written(gen, batch, rows, started, error)
+            )
+        except Exception as exc:
+            self._written(gen, batch, None, started, exc)
+
+    async def _flush(self, gen: int, batch: _Batch) -> None:
+        """Write one batch from a task (PostgreSQL, SQLite without the writer process)."""
+        rows: TupleRows | None = None
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            rows = build_tuples(batch.journal)
+            # a transaction of SQLAlchemy's (its commit event, pool reset), but the
+            # driver connection is used directly, see _write_sqlite and _write_pg
+            if self._pg:
+                async with self._engine.begin() as conn:
+                    await self._write_pg(conn, batch, rows)
             else:
-                self._durable = gen + 1
-                self._failure = None
-                stats = self.stats
-                stats.transactions += 1
-                stats.commands += len(rows.commands)
-                stats.events += len(rows.events)
-                stats.fix_messages += len(batch.fix_messages)
+                await self._write_sqlite(batch, rows)
+        except BaseException as exc:  # cancelled too: the batch goes back to the buffer
+            error = exc
+            if not isinstance(exc, Exception):
+                raise
         finally:
-            self._inflight = None
-            self._inflight_batch = None
-            waiters, self._waiters = self._waiters, []
-            for woken in waiters:
-                if not woken.done():
-                    woken.set_result(None)
+            self._flush_task = None
+            self._written(gen, batch, rows, started, error)
+
+    def _written(
+        self,
+        gen: int,
+        batch: _Batch,
+        rows: TupleRows | None,
+        started: float,
+        exc: BaseException | None,
+    ) -> None:
+        """A batch's outcome: count it or put it back, answer its waiters, start the next."""
+        self._inflight_batch = None
+        failure: StoreError | None = None
+        if isinstance(exc, WriterLost):
+            self._outcome_unknown = True
+        if exc is None and rows is not None:
+            self._outcome_unknown = False
+            self._durable = gen + 1
+            self._failure = None
+            stats = self.stats
+            stats.commit_seconds += time.perf_counter() - started
+            stats.transactions += 1
+            stats.commands += len(rows.commands)
+            stats.events += len(rows.events)
+            stats.fix_messages += len(batch.fix_messages)
+        else:
+            if isinstance(exc, _DB_ERRORS):
+                failure = _classify(exc, "commit", self._where)
+            else:
+                failure = StoreError(f"{self._where}: commit: {type(exc).__name__}: {exc}")
+            failure.__cause__ = exc
+            self._fail(gen, batch, failure)
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= gen:
+            _, done = waiting.popleft()
+            try:
+                done(failure)
+            except Exception:  # one waiter's failure is not the store's
+                log.exception("store: commit callback failed")
+        if waiting and self._inflight_batch is None and not self._closed:
+            self._start_flush()  # the waiters of the next batch: at once, no loop turn
 
     def _fail(self, gen: int, batch: _Batch, error: StoreError) -> None:
         log.error("%s", error)
@@ -720,12 +802,7 @@ class Store:
     async def _write_sqlite(self, batch: _Batch, rows: TupleRows) -> None:
         plan = self._sqlite_plan(batch, rows)
         if self._writer is not None:
-            try:
-                await self._writer.write(plan)
-            except WriterLost:
-                self._outcome_unknown = True
-                raise
-            self._outcome_unknown = False
+            await self._writer.write(plan)  # (re)starts it; _written notes a lost answer
             return
         async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import marshal
 import os
 import socket
@@ -36,7 +37,9 @@ import sqlite3
 import struct
 import subprocess
 import sys
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
 
 _LENGTH = struct.Struct(">I")
 _MARSHAL_VERSION = 2
@@ -128,20 +131,84 @@ class WriterLost(sqlite3.OperationalError):
     """The writer process died or stopped answering: the batch may or may not be committed."""
 
 
+Answered = Callable[[sqlite3.Error | None], None]
+"""Called with a batch's outcome: None when committed, else the error (``WriterLost`` too)."""
+
+
+def _error_of(answer: tuple[str, str] | None) -> sqlite3.Error | None:
+    """The sqlite3 exception the writer reported, rebuilt under its own class."""
+    if answer is None:
+        return None
+    name, message = answer
+    cls = getattr(sqlite3, name, sqlite3.OperationalError)
+    if not (isinstance(cls, type) and issubclass(cls, sqlite3.Error)):
+        cls = sqlite3.OperationalError
+    return cls(message)
+
+
+class _Answers(asyncio.Protocol):
+    """The venue's end of the socket: each answer goes to the oldest waiting callback,
+    called straight from the event loop's I/O callback (no task to wake)."""
+
+    def __init__(self, owner: WriterProcess) -> None:
+        self.owner = owner
+        self.transport: asyncio.WriteTransport | None = None
+        self.waiting: deque[Answered] = deque()
+        self._buf = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.WriteTransport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        while len(buf) >= _LENGTH.size:
+            end = _LENGTH.size + _LENGTH.unpack_from(buf)[0]
+            if len(buf) < end:
+                break
+            error = _error_of(marshal.loads(buf[_LENGTH.size : end]))
+            del buf[:end]
+            if error is None:
+                self.owner.batches += 1
+            self._answer(self.waiting.popleft(), error)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        lost = WriterLost(f"SQLite writer process lost: {exc or 'end of its answers'}")
+        while self.waiting:
+            self._answer(self.waiting.popleft(), lost)
+
+    @staticmethod
+    def _answer(answered: Answered, error: sqlite3.Error | None) -> None:
+        try:
+            answered(error)
+        except Exception:  # the protocol must go on answering the next batches
+            logging.getLogger(__name__).exception("SQLite writer: answer callback failed")
+
+
 class WriterProcess:
-    """The venue's end: starts the writer process and sends it batches, one at a time."""
+    """The venue's end: starts the writer process and sends it batches, answered in order."""
 
     def __init__(self, database: str, pragmas: list[str]) -> None:
         self.database = database
         self.pragmas = pragmas
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._answers: _Answers | None = None
         self.batches = 0  # transactions committed
 
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
+
+    @property
+    def ready(self) -> bool:
+        """Running and connected: :meth:`send` can be used."""
+        return (
+            self._answers is not None
+            and self._answers.transport is not None
+            and self._proc is not None
+            and self._proc.poll() is None
+        )
 
     async def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -157,46 +224,54 @@ class WriterProcess:
         from venue.tuning import pin_helper  # here: the script side imports no venue module
 
         pin_helper(self._proc.pid)  # off the event loop's CPU, if that one is pinned
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        loop = asyncio.get_running_loop()
+        _, self._answers = await loop.create_unix_connection(lambda: _Answers(self), sock=ours)
+
+    def send(self, statements: Statements, answered: Answered) -> None:
+        """Send ``statements`` to be committed as one transaction; ``answered`` gets the
+        outcome, from the event loop, once the writer answers or is lost.
+
+        Raises:
+            WriterLost: the writer is not running (see :attr:`ready`, :meth:`write`).
+        """
+        answers = self._answers
+        if answers is None or answers.transport is None:
+            raise WriterLost("SQLite writer process lost: not running")
+        answers.waiting.append(answered)
+        answers.transport.write(
+            frame(marshal.dumps((statements, self.pragmas), _MARSHAL_VERSION))
+        )
 
     async def write(self, statements: Statements) -> None:
         """Commit ``statements`` as one transaction; raise the sqlite3 error on failure.
 
-        A writer that dies before answering raises :class:`WriterLost` and is replaced at
-        the next call.
+        A writer that is not running is (re)started first; one that dies before answering
+        raises :class:`WriterLost` and is replaced at the next call.
         """
-        if self._writer is None or self._proc is None or self._proc.poll() is not None:
+        if not self.ready:
             await self.close()
             await self.start()
-        assert self._reader is not None and self._writer is not None
-        try:
-            self._writer.write(frame(marshal.dumps((statements, self.pragmas), _MARSHAL_VERSION)))
-            head = await self._reader.readexactly(_LENGTH.size)
-            answer = marshal.loads(await self._reader.readexactly(_LENGTH.unpack(head)[0]))
-        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
-            await self.close()
-            raise WriterLost(f"SQLite writer process lost: {exc!r}") from exc
-        except BaseException:
-            await self.close()  # cancelled mid-answer: the stream is out of step
-            raise
-        if answer is None:
-            self.batches += 1
-        else:
-            name, message = answer
-            cls = getattr(sqlite3, name, sqlite3.OperationalError)
-            if not (isinstance(cls, type) and issubclass(cls, sqlite3.Error)):
-                cls = sqlite3.OperationalError
-            raise cls(message)
+        outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def answered(error: sqlite3.Error | None) -> None:
+            if outcome.done():  # the caller was cancelled
+                return
+            if error is None:
+                outcome.set_result(None)
+            else:
+                outcome.set_exception(error)
+
+        self.send(statements, answered)
+        await outcome
 
     async def close(self) -> None:
-        """End the process (it finishes the batch in hand first)."""
-        writer, proc = self._writer, self._proc
-        self._writer = self._reader = None
+        """End the process (it finishes the batch in hand first); batches still waiting
+        for an answer get :class:`WriterLost`."""
+        answers, proc = self._answers, self._proc
+        self._answers = None
         self._proc = None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        if answers is not None and answers.transport is not None:
+            answers.transport.close()
         if proc is not None:
             try:
                 await asyncio.to_thread(proc.wait, 10)

@@ -5,13 +5,19 @@ resend, the answer to the order it sent during the outage."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 
 import pytest
 from support.pg import allow_connections
 
-pytestmark = [pytest.mark.quickfix, pytest.mark.postgres]
+from venue.commands import AdvanceTime
+
+pytestmark = pytest.mark.quickfix
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_store_outage_drops_connections_and_answers_after(db_url, make_harness) -> None:
     # db_url first: the venue (make_harness) is torn down before its database is dropped
@@ -37,3 +43,33 @@ async def test_store_outage_drops_connections_and_answers_after(db_url, make_har
     await harness.venue.commit()
     rows = {r.cl_ord_id: r for r in await harness.venue.store.orders(live_only=False)}
     assert set(rows) == {"U1", "U2"}
+
+
+async def test_messages_behind_a_failed_commit_are_written_in_order(harness) -> None:
+    """A loop turn's commit fails (the SQLite writer is killed under it) while the next
+    turn's waits: the next transaction stores both, and still nothing of the second turn
+    is written before the first turn's."""
+    venue = harness.venue
+    store = venue.store
+    venue.submit(AdvanceTime(time.time_ns()))
+    await venue.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    released: list[str] = []
+    os.kill(writer.pid, signal.SIGSTOP)
+    try:
+        venue.submit(AdvanceTime(time.time_ns()))
+        venue.commit_then(lambda: released.append("first turn"))
+        venue.submit(AdvanceTime(time.time_ns()))
+        venue.commit_then(lambda: released.append("second turn"))
+        await asyncio.sleep(0.1)
+        assert released == []  # journal before acknowledge
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+    for _ in range(1000):
+        if len(released) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert released == ["first turn", "second turn"]
+    assert store.stats.failed_commits == 1
+    assert not store.pending

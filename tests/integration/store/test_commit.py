@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,57 @@ async def test_concurrent_callers_share_transactions(store: Store) -> None:
     assert store.stats.transactions == commits[0]
     assert commits[0] <= 10, commits[0]
     assert not store.pending
+
+
+def stored_now(store: Store) -> list[int] | None:
+    """The commands in the database at this instant, read synchronously (SQLite file:
+    from inside a callback); None for PostgreSQL."""
+    if store.writer is None:
+        return None
+    with sqlite3.connect(store.writer.database) as db:
+        return [n for (n,) in db.execute("SELECT cmd_no FROM commands ORDER BY cmd_no")]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def test_commit_then_calls_back_once_durable_in_the_order_of_the_calls(
+    store: Store,
+) -> None:
+    seen: list[tuple[str, StoreError | None, int, list[int] | None]] = []
+
+    def callback(tag: str) -> Callable[[StoreError | None], None]:
+        def done(error: StoreError | None) -> None:
+            seen.append((tag, error, store.stats.transactions, stored_now(store)))
+
+        return done
+
+    store.commit_then(callback("nothing buffered"))  # answered before it returns
+    assert seen == [("nothing buffered", None, 0, stored_now(store))]
+
+    store.journal(1, AdvanceTime(T0 + 1), [])
+    store.commit_then(callback("a"))  # the transaction starts now, no loop turn first
+    assert store.pending and len(seen) == 1
+    store.journal(2, AdvanceTime(T0 + 2), [])
+    store.journal(3, AdvanceTime(T0 + 3), [])
+    store.commit_then(callback("b"))  # share the next transaction, which starts as a ends
+    store.commit_then(callback("c"))
+    await until(lambda: len(seen) == 4)
+
+    sqlite = store.writer is not None
+    assert seen[1:] == [
+        ("a", None, 1, [1] if sqlite else None),
+        ("b", None, 2, [1, 2, 3] if sqlite else None),
+        ("c", None, 2, [1, 2, 3] if sqlite else None),
+    ]
+    assert not store.pending
+    assert await stored_commands(store) == [1, 2, 3]
+    store.commit_then(callback("after"))  # everything is durable: at once
+    assert seen[-1][:3] == ("after", None, 2)
 
 
 async def test_commit_with_nothing_buffered_does_nothing(store: Store) -> None:

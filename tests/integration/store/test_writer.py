@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from venue.commands import AddInstrument, NewOrder
 from venue.engine import MatchingEngine
 from venue.instruments import Instrument
-from venue.store import Store, StoreUnavailable
+from venue.store import Store, StoreError, StoreUnavailable
 from venue.store.models import CommandRow, EventRow, OrderRow
 from venue.types import OrdType, Price, Qty, Side
 
@@ -90,6 +90,36 @@ async def test_a_writer_killed_inside_a_batch_fails_the_commit_then_the_retry_st
     await store.commit()
     assert not store.pending
     assert await counts(store) == (21, 21, 20)
+
+
+async def test_the_callback_of_a_lost_batch_gets_the_error_and_the_next_batch_stores_it(
+    sqlite_store: Store,
+) -> None:
+    store, engine = sqlite_store, MatchingEngine()
+    journal_orders(store, engine, 1, 10)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    outcomes: list[tuple[str, StoreError | None]] = []
+    os.kill(writer.pid, signal.SIGSTOP)  # the batch waits in its socket
+    journal_orders(store, engine, 12, 10)
+    store.commit_then(lambda error: outcomes.append(("lost", error)))
+    journal_orders(store, engine, 22, 5)
+    store.commit_then(lambda error: outcomes.append(("next", error)))
+    await asyncio.sleep(0.1)
+    assert outcomes == []
+    os.kill(writer.pid, signal.SIGKILL)
+    for _ in range(1000):
+        if len(outcomes) == 2:
+            break
+        await asyncio.sleep(0.01)
+
+    (first, lost), (second, carried) = outcomes
+    assert first == "lost" and isinstance(lost, StoreUnavailable)
+    assert "writer process lost" in str(lost)
+    assert (second, carried) == ("next", None)  # a new writer took both batches at once
+    assert not store.pending
+    assert await counts(store) == (26, 26, 25)
 
 
 async def test_a_batch_committed_whose_answer_was_lost_is_stored_once(
