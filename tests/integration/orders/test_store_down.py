@@ -12,6 +12,7 @@ import time
 import pytest
 from support.pg import allow_connections
 
+from venue import runtime
 from venue.commands import AdvanceTime
 
 pytestmark = pytest.mark.quickfix
@@ -73,3 +74,24 @@ async def test_messages_behind_a_failed_commit_are_written_in_order(harness) -> 
     assert released == ["first turn", "second turn"]
     assert store.stats.failed_commits == 1
     assert not store.pending
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_venue_stops_while_its_store_is_down(db_url, make_harness, monkeypatch) -> None:
+    """Stopping does not wait for the store for ever: it gives up on what was never
+    acknowledged after STOP_COMMIT_TIMEOUT, and the held work stays unacknowledged."""
+    monkeypatch.setattr(runtime, "STOP_COMMIT_TIMEOUT", 1.0)
+    harness = await make_harness(db_url)
+    venue = harness.venue
+    await allow_connections(db_url, False)
+    try:
+        venue.submit(AdvanceTime(time.time_ns()))
+        released: list[str] = []
+        venue.commit_then(lambda: released.append("turn"))
+        started = time.monotonic()
+        await asyncio.wait_for(venue.stop(), 10)
+        assert time.monotonic() - started < 5
+        assert released == []
+    finally:
+        await allow_connections(db_url, True)
