@@ -430,7 +430,6 @@ class Store:
         self._buffer = _Batch()
         self._gen = 0  # number of the batch being filled
         self._durable = 0  # every batch numbered below this is committed
-        self._failure: tuple[int, StoreError] | None = None  # last failed batch number
         self._inflight_batch: _Batch | None = None  # the batch being written
         self._flush_task: asyncio.Task[None] | None = None  # writing it, if not the writer's
         self._waiting: deque[tuple[int, Committed]] = deque()  # (batch number, callback)
@@ -592,14 +591,9 @@ class Store:
         Raises:
             StoreError: the store is closed.
         """
-        if self._closed:
-            raise StoreError(f"{self._where}: store is closed")
-        target = self._gen if not self._buffer.empty() else self._gen - 1
-        if self._durable > target:
+        if not self._wait_for_buffered(done):
             done(None)
-            return
-        self._waiting.append((target, done))
-        if self._inflight_batch is None:
+        elif self._inflight_batch is None:
             self._start_flush()
 
     async def commit(self) -> None:
@@ -616,8 +610,6 @@ class Store:
             StoreError: any other write failure (e.g. a duplicate cmd_no); the batch is
                 kept as well.
         """
-        if self._closed:
-            raise StoreError(f"{self._where}: store is closed")
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[None] = loop.create_future()
 
@@ -629,15 +621,24 @@ class Store:
             else:
                 outcome.set_exception(error)
 
-        target = self._gen if not self._buffer.empty() else self._gen - 1
-        if self._durable > target:
+        if not self._wait_for_buffered(done):
             return
-        self._waiting.append((target, done))
         if self._inflight_batch is None and not self._start_scheduled:
             # at the end of this loop turn: the other callers of the turn share the batch
             self._start_scheduled = True
             loop.call_soon(self._start_if_idle)
         await outcome
+
+    def _wait_for_buffered(self, done: Committed) -> bool:
+        """Queue ``done`` for the batch holding the last buffered write; False (nothing
+        queued) when every buffered write is durable already."""
+        if self._closed:
+            raise StoreError(f"{self._where}: store is closed")
+        target = self._gen if not self._buffer.empty() else self._gen - 1
+        if self._durable > target:
+            return False
+        self._waiting.append((target, done))
+        return True
 
     def _start_if_idle(self) -> None:
         self._start_scheduled = False
@@ -705,7 +706,6 @@ class Store:
         if exc is None and rows is not None:
             self._outcome_unknown = False
             self._durable = gen + 1
-            self._failure = None
             stats = self.stats
             stats.commit_seconds += time.perf_counter() - started
             stats.transactions += 1
@@ -718,7 +718,7 @@ class Store:
             else:
                 failure = StoreError(f"{self._where}: commit: {type(exc).__name__}: {exc}")
             failure.__cause__ = exc
-            self._fail(gen, batch, failure)
+            self._fail(batch, failure)
         waiting = self._waiting
         while waiting and waiting[0][0] <= gen:
             _, done = waiting.popleft()
@@ -729,10 +729,9 @@ class Store:
         if waiting and self._inflight_batch is None and not self._closed:
             self._start_flush()  # the waiters of the next batch: at once, no loop turn
 
-    def _fail(self, gen: int, batch: _Batch, error: StoreError) -> None:
+    def _fail(self, batch: _Batch, error: StoreError) -> None:
         log.error("%s", error)
         self.stats.failed_commits += 1
-        self._failure = (gen, error)
         self._buffer.absorb_older(batch)
 
     def _build_upserts(self) -> dict[str, Any]:
