@@ -6,8 +6,9 @@ sqlite3 module releases the GIL around every statement step and must take it bac
 next row, and while the loop is busy that hand-back waits for the interpreter's switch
 interval, so a commit stretched to several milliseconds under load, and every
 ExecutionReport waits for a commit (journal before acknowledge). A process of its own has
-its own GIL: the venue only packs the rows (``marshal``, a C call) and awaits the answer
-on a socket, which wakes its event loop through epoll.
+its own GIL: the venue only packs the rows (``marshal``, a C call) and writes them to a
+socket; each answer comes back through epoll to a protocol callback
+(:meth:`WriterProcess.send`), in the order the batches were sent.
 
 Protocol on a Unix socket pair, both ways frames of a 4-byte big-endian length and a
 ``marshal`` body (format version 2: without back-references, packing does not track every
