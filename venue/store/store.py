@@ -60,7 +60,7 @@ from venue.store.rows import (
     event_keys,
     instrument_row,
 )
-from venue.store.writer import WriterLost, WriterProcess, write_batch
+from venue.store.writer import WriterLost, WriterProcess, settle, write_batch
 from venue.types import OrdStatus, Price, TradingStatus
 
 if TYPE_CHECKING:
@@ -612,16 +612,7 @@ class Store:
         """
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[None] = loop.create_future()
-
-        def done(error: StoreError | None) -> None:
-            if outcome.done():  # the caller was cancelled
-                return
-            if error is None:
-                outcome.set_result(None)
-            else:
-                outcome.set_exception(error)
-
-        if not self._wait_for_buffered(done):
+        if not self._wait_for_buffered(settle(outcome)):
             return
         if self._inflight_batch is None and not self._start_scheduled:
             # at the end of this loop turn: the other callers of the turn share the batch

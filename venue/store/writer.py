@@ -147,6 +147,21 @@ def _error_of(answer: tuple[str, str] | None) -> sqlite3.Error | None:
     return cls(message)
 
 
+def settle(outcome: asyncio.Future[None]) -> Callable[[BaseException | None], None]:
+    """An outcome callback that completes ``outcome``: None sets its result, an exception
+    is raised to its awaiter; nothing happens once the awaiter was cancelled."""
+
+    def done(error: BaseException | None) -> None:
+        if outcome.done():
+            return
+        if error is None:
+            outcome.set_result(None)
+        else:
+            outcome.set_exception(error)
+
+    return done
+
+
 class _Answers(asyncio.Protocol):
     """The venue's end of the socket: each answer goes to the oldest waiting callback,
     called straight from the event loop's I/O callback (no task to wake)."""
@@ -253,16 +268,7 @@ class WriterProcess:
             await self.close()
             await self.start()
         outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def answered(error: sqlite3.Error | None) -> None:
-            if outcome.done():  # the caller was cancelled
-                return
-            if error is None:
-                outcome.set_result(None)
-            else:
-                outcome.set_exception(error)
-
-        self.send(statements, answered)
+        self.send(statements, settle(outcome))
         await outcome
 
     async def close(self) -> None:
