@@ -47,6 +47,18 @@ async def counts(store: Store) -> tuple[int, int, int]:
         )
 
 
+async def stop_the_writer_before_a_second_batch(store: Store, engine: MatchingEngine) -> int:
+    """Commit 10 orders, stop the writer process (SIGSTOP: a batch sent to it waits in its
+    socket) and journal 10 more; returns the writer's pid."""
+    journal_orders(store, engine, 1, 10)
+    await store.commit()
+    writer = store.writer
+    assert writer is not None and writer.pid is not None
+    os.kill(writer.pid, signal.SIGSTOP)
+    journal_orders(store, engine, 12, 10)
+    return writer.pid
+
+
 @pytest.fixture
 async def sqlite_store(tmp_path: Path) -> Store:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
@@ -75,15 +87,10 @@ async def test_a_writer_killed_inside_a_batch_fails_the_commit_then_the_retry_st
     sqlite_store: Store,
 ) -> None:
     store, engine = sqlite_store, MatchingEngine()
-    journal_orders(store, engine, 1, 10)
-    await store.commit()
-    writer = store.writer
-    assert writer is not None and writer.pid is not None
-    os.kill(writer.pid, signal.SIGSTOP)  # the batch waits in its socket
-    journal_orders(store, engine, 12, 10)
+    pid = await stop_the_writer_before_a_second_batch(store, engine)
     commit = asyncio.create_task(store.commit())
     await asyncio.sleep(0.1)
-    os.kill(writer.pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
     with pytest.raises(StoreUnavailable, match="writer process lost"):
         await commit
     assert store.pending
@@ -96,19 +103,14 @@ async def test_the_callback_of_a_lost_batch_gets_the_error_and_the_next_batch_st
     sqlite_store: Store,
 ) -> None:
     store, engine = sqlite_store, MatchingEngine()
-    journal_orders(store, engine, 1, 10)
-    await store.commit()
-    writer = store.writer
-    assert writer is not None and writer.pid is not None
+    pid = await stop_the_writer_before_a_second_batch(store, engine)
     outcomes: list[tuple[str, StoreError | None]] = []
-    os.kill(writer.pid, signal.SIGSTOP)  # the batch waits in its socket
-    journal_orders(store, engine, 12, 10)
     store.commit_then(lambda error: outcomes.append(("lost", error)))
     journal_orders(store, engine, 22, 5)
     store.commit_then(lambda error: outcomes.append(("next", error)))
     await asyncio.sleep(0.1)
     assert outcomes == []
-    os.kill(writer.pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
     for _ in range(1000):
         if len(outcomes) == 2:
             break
