@@ -254,6 +254,7 @@ class Venue:
             self._fix_store,
             file_log_factory(),
             commit_barrier=self.commit_then if self.store is not None else None,
+            commit_poll=self.store.poll_commits if self.store is not None else None,
             message_loader=self._load_fix_messages if self.store is not None else None,
         )
         self.order_entry.attach(self.acceptor)

@@ -577,6 +577,13 @@ class Store:
 
     # --- group commit --------------------------------------------------------------------------
 
+    def poll_commits(self) -> None:
+        """Complete, now, the commits whose outcome has already arrived (SQLite writer
+        process): their ``commit_then`` callbacks run inside the caller's loop turn. A no-op
+        for the other databases, whose outcome comes through a task."""
+        if self._writer is not None:
+            self._writer.poll()
+
     def commit_then(self, done: Committed) -> None:
         """Call ``done`` once everything buffered before this call is durable: with None,
         or with the error of the transaction that failed to store it.

@@ -8,7 +8,8 @@ interval, so a commit stretched to several milliseconds under load, and every
 ExecutionReport waits for a commit (journal before acknowledge). A process of its own has
 its own GIL: the venue only packs the rows (``marshal``, a C call) and writes them to a
 socket; each answer comes back through epoll to a protocol callback
-(:meth:`WriterProcess.send`), in the order the batches were sent.
+(:meth:`WriterProcess.send`), in the order the batches were sent. A long loop turn need not
+end for that: :meth:`WriterProcess.poll` takes an answer that has arrived without waiting.
 
 Protocol on a Unix socket pair, both ways frames of a 4-byte big-endian length and a
 ``marshal`` body (format version 2: without back-references, packing does not track every
@@ -43,6 +44,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 _LENGTH = struct.Struct(">I")
+_POLL_BYTES = 1 << 16
 _MARSHAL_VERSION = 2
 _SCRIPT = os.path.abspath(__file__)
 
@@ -166,11 +168,13 @@ class _Answers(asyncio.Protocol):
     """The venue's end of the socket: each answer goes to the oldest waiting callback,
     called straight from the event loop's I/O callback (no task to wake)."""
 
-    def __init__(self, owner: WriterProcess) -> None:
+    def __init__(self, owner: WriterProcess, sock: socket.socket) -> None:
         self.owner = owner
+        self.sock = sock
         self.transport: asyncio.WriteTransport | None = None
         self.waiting: deque[Answered] = deque()
         self._buf = bytearray()
+        self._answering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.WriteTransport, transport)
@@ -178,15 +182,34 @@ class _Answers(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         buf += data
-        while len(buf) >= _LENGTH.size:
-            end = _LENGTH.size + _LENGTH.unpack_from(buf)[0]
-            if len(buf) < end:
-                break
-            error = _error_of(marshal.loads(buf[_LENGTH.size : end]))
-            del buf[:end]
-            if error is None:
-                self.owner.batches += 1
-            self._answer(self.waiting.popleft(), error)
+        self._answering = True
+        try:
+            while len(buf) >= _LENGTH.size:
+                end = _LENGTH.size + _LENGTH.unpack_from(buf)[0]
+                if len(buf) < end:
+                    break
+                error = _error_of(marshal.loads(buf[_LENGTH.size : end]))
+                del buf[:end]
+                if error is None:
+                    self.owner.batches += 1
+                self._answer(self.waiting.popleft(), error)
+        finally:
+            self._answering = False
+
+    def poll(self) -> None:
+        """Read what has arrived, without waiting, as the transport would have.
+
+        Safe under the transport: asyncio's and uvloop's stream transports both take a read
+        that finds nothing (EAGAIN) as a spurious wake-up, and an end of input or an error
+        stays on the socket for the transport to see. Not from inside an answer callback."""
+        if not self.waiting or self.transport is None or self._answering:
+            return
+        try:
+            data = self.sock.recv(_POLL_BYTES, socket.MSG_DONTWAIT)
+        except OSError:  # nothing there (EAGAIN), or an error the transport reports
+            return
+        if data:
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -241,7 +264,9 @@ class WriterProcess:
 
         pin_helper(self._proc.pid)  # off the event loop's CPU, if that one is pinned
         loop = asyncio.get_running_loop()
-        _, self._answers = await loop.create_unix_connection(lambda: _Answers(self), sock=ours)
+        _, self._answers = await loop.create_unix_connection(
+            lambda: _Answers(self, ours), sock=ours
+        )
 
     def send(self, statements: Statements, answered: Answered) -> None:
         """Send ``statements`` to be committed as one transaction; ``answered`` gets the
@@ -257,6 +282,12 @@ class WriterProcess:
         answers.transport.write(
             frame(marshal.dumps((statements, self.pragmas), _MARSHAL_VERSION))
         )
+
+    def poll(self) -> None:
+        """Call back the batches whose answers have arrived, now, without waiting for the
+        event loop to poll the socket (which it does only after the turn it is in)."""
+        if self._answers is not None:
+            self._answers.poll()
 
     async def write(self, statements: Statements) -> None:
         """Commit ``statements`` as one transaction; raise the sqlite3 error on failure.

@@ -18,7 +18,7 @@ from support.qfclient import WAIT, Client, piped
 
 from fix_gateway.codec import Message
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig, parse_config
-from fix_gateway.server import FixAcceptor, SessionInfo
+from fix_gateway.server import POLL_EVERY, FixAcceptor, SessionInfo
 from fix_gateway.store import MemoryStore, MessageStore
 
 pytestmark = pytest.mark.quickfix
@@ -268,6 +268,61 @@ async def test_reconnect_restart_and_reset(
             await client.close()
     finally:
         await acceptor2.stop(timeout=0.5)
+
+
+async def test_a_long_turn_polls_the_commit_barrier_every_few_messages(
+    tmp_path: Path, venue_config: VenueConfig
+) -> None:
+    """With a commit barrier a turn's bytes wait for its commit; every POLL_EVERY
+    application messages the acceptor calls commit_poll, and what a commit completed
+    meanwhile releases goes to the socket inside the turn being handled."""
+    app = EchoApp()
+    held: list[Callable[[], None]] = []
+    holding = [False]
+    polls: list[int] = []
+
+    def barrier(write: Callable[[], None]) -> None:
+        if holding[0]:
+            held.append(write)
+        else:
+            write()
+
+    def poll() -> None:  # as if every commit in flight had completed
+        polls.append(len(app.messages))
+        while held:
+            held.pop(0)()
+
+    acceptor = FixAcceptor(venue_config, app, tick=0.05, commit_barrier=barrier, commit_poll=poll)
+    app.acceptor = acceptor
+    await acceptor.start()
+    client = start_client(tmp_path, acceptor.port, "CLIENT5")
+    try:
+        await wait_event(client.application.logged_on)
+        holding[0] = True
+        for n in range(1, POLL_EVERY // 2 + 1):
+            send_order(client, f"C{n}")
+        await until(lambda: len(app.messages) == POLL_EVERY // 2)
+        await asyncio.sleep(0.1)  # the turns have ended: their ExecutionReports are held
+        assert held and client.application.app.empty() and polls == []
+
+        for n in range(POLL_EVERY // 2 + 1, POLL_EVERY + 1):
+            send_order(client, f"C{n}")
+        await until(lambda: len(app.messages) == POLL_EVERY)
+        assert polls == [POLL_EVERY - 1]  # before the application saw message POLL_EVERY
+        last_held = f"C{POLL_EVERY // 2}"
+        await wait_for(client.application.app, lambda m: f"|11={last_held}|" in m)
+        released = []
+        while not client.application.app.empty():
+            released.append(client.application.app.get())
+        assert all(f"|11=C{POLL_EVERY}|" not in m for m in released)  # its turn is held
+
+        holding[0] = False
+        while held:
+            held.pop(0)()
+        await wait_for(client.application.app, lambda m: f"|11=C{POLL_EVERY}|" in m)
+    finally:
+        await client.close()
+        await acceptor.stop(timeout=0.5)
 
 
 async def test_unknown_comp_id_refused(tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,31 @@ async def test_commit_then_calls_back_once_durable_in_the_order_of_the_calls(
     assert await stored_commands(store) == [1, 2, 3]
     store.commit_then(callback("after"))  # everything is durable: at once
     assert seen[-1][:3] == ("after", None, 2)
+
+
+async def test_poll_commits_calls_back_inside_a_long_loop_turn(store: Store) -> None:
+    """The turn below never awaits. SQLite: the writer's answer arrives meanwhile and
+    poll_commits runs the callback inside the turn, with the rows in the file. PostgreSQL:
+    the outcome comes through a task, so the callback waits for the turn to end."""
+    store.journal(1, AdvanceTime(T0 + 1), [])
+    await store.commit()  # the SQLite writer process is running
+    seen: list[StoreError | None] = []
+    store.journal(2, AdvanceTime(T0 + 2), [])
+    store.commit_then(seen.append)
+    sqlite = store.writer is not None
+    time.sleep(0.2)
+    assert seen == []  # an answer that has arrived runs nothing by itself
+    deadline = time.monotonic() + (10 if sqlite else 0.3)
+    while not seen and time.monotonic() < deadline:
+        store.poll_commits()
+        time.sleep(0.005)
+    if sqlite:
+        assert seen == [None]
+        assert stored_now(store) == [1, 2]
+    else:
+        assert seen == []
+        await until(lambda: seen == [None])
+    assert not store.pending
 
 
 async def test_commit_with_nothing_buffered_does_nothing(store: Store) -> None:
