@@ -18,6 +18,12 @@ venue holding N resting orders after SIGKILL, back to trading.
     python benchmarks/fix_e2e.py --restart 100000 --loads none
     python benchmarks/fix_e2e.py --hold   # print the venue pid before each run (py-spy)
     python benchmarks/fix_e2e.py --venue-cpu none                 # nothing pinned
+    python benchmarks/fix_e2e.py --loads closed --rounds 4        # durable / in-memory ratio
+
+With ``--rounds N`` every configuration runs N times, round after round, and each durable
+closed-loop run is divided by the run without a store of the same round and MQTT setting
+(run just after it): on a VM whose speed drifts from minute to minute, the ratio of
+neighbouring runs is steadier than the ratio of two tables.
 
 CPUs: by default the venue runs with ``--cpu 0`` (its event loop pinned to CPU 0, its SQLite
 writer and checkpoint thread on the others) and this process (the load generator) pins
@@ -42,6 +48,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from fix_gateway.config import load_config
@@ -283,6 +290,22 @@ def fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def print_ratios(rows: list[dict[str, Any]]) -> None:
+    """Each durable closed-loop run against the run without a store of its round and MQTT."""
+    base = {(s["round"], s["mqtt"]): s["orders_per_s"] for s in rows
+            if s["load"] == "closed" and s["store"] == "none"}
+    ratios: dict[tuple[str, bool], list[float]] = {}
+    for s in rows:
+        key = (s["round"], s["mqtt"])
+        if s["load"] == "closed" and s["store"] != "none" and key in base:
+            ratios.setdefault((s["store"], s["mqtt"]), []).append(s["orders_per_s"] / base[key])
+    if ratios:
+        print("\ndurable / in-memory, closed loop, per round (same round and MQTT setting):")
+    for (store, mqtt), values in ratios.items():
+        each = " ".join(f"{v:.0%}" for v in values)
+        print(f"  {store:8} mqtt={'on ' if mqtt else 'off'} {each}  median {median(values):.0%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--loads", default="closed,open", help="closed,open or none")
@@ -293,6 +316,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=5000.0, help="orders/s in total (open loop)")
     ap.add_argument("--restart", type=int, default=0, help="N resting orders for the restart")
     ap.add_argument("--restart-stores", default="sqlite")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every configuration N times, interleaved (durable/in-memory ratio)")
     ap.add_argument("--hold", type=float, default=0.0, help="pause before each run (profiling)")
     ap.add_argument("--json", action="store_true", help="print every summary as JSON too")
     ap.add_argument("--venue-cpu", default="0",
@@ -304,27 +329,33 @@ def main() -> None:
           f"generator on CPUs {others}", file=sys.stderr, flush=True)
     loads = [x for x in args.loads.split(",") if x in ("closed", "open")]
     rows = []
-    for load in loads:
-        for store in args.stores.split(","):
-            for mqtt in [m == "on" for m in args.mqtt.split(",")]:
-                root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
-                try:
-                    s = one_run(root, store, mqtt, load, args)
-                except Exception as exc:  # one failed configuration must not stop the rest
-                    print(f"{load} {store} mqtt={mqtt}: FAILED: {exc}", file=sys.stderr)
-                    continue
-                finally:
-                    shutil.rmtree(root, ignore_errors=True)
-                rows.append(s)
-                lat = s["latency_ms"]["new_order"]
-                print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
-                      f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
-                      f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
-                      f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
-                      f"gen {s['generator_cpu_pct']:.0f}% "
-                      f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
-                if args.json:
-                    print(json.dumps(s), flush=True)
+    runs = [
+        (rnd, load, store, mqtt)
+        for rnd in range(args.rounds)
+        for load in loads
+        for mqtt in [m == "on" for m in args.mqtt.split(",")]
+        for store in args.stores.split(",")
+    ]
+    for rnd, load, store, mqtt in runs:
+        root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
+        try:
+            s = one_run(root, store, mqtt, load, args)
+        except Exception as exc:  # one failed configuration must not stop the rest
+            print(f"{load} {store} mqtt={mqtt}: FAILED: {exc}", file=sys.stderr)
+            continue
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        s["round"] = rnd
+        rows.append(s)
+        lat = s["latency_ms"]["new_order"]
+        print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
+              f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
+              f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
+              f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
+              f"gen {s['generator_cpu_pct']:.0f}% "
+              f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
+        if args.json:
+            print(json.dumps(s), flush=True)
     if rows:
         print()
         print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
@@ -338,6 +369,7 @@ def main() -> None:
                   f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
                   f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
                   f"| {s['writer_cpu_pct']:.0f}% | {s['generator_cpu_pct']:.0f}% |")
+    print_ratios(rows)
     if args.restart:
         for store in args.restart_stores.split(","):
             root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
