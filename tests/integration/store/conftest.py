@@ -16,6 +16,4 @@ async def store(db_url: str) -> AsyncIterator[Store]:
     try:
         yield s
     finally:
-        if s.writer is not None:
-            await s.writer.close()
-        await s.engine.dispose()
+        await s.close(commit=False)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
@@ -265,6 +266,47 @@ async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> N
             await allow_connections(db_url, allow=True)
     await store.commit()
     assert await stored_commands(store) == [1, 2]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_the_batches_share_a_connection_and_a_killed_one_is_replaced(
+    store: Store, db_url: str
+) -> None:
+    """PostgreSQL: every batch goes through the one connection the store keeps; when its
+    server process dies, that batch fails (nothing is acknowledged), stays buffered, and the
+    next commit stores it through a new connection, exactly once."""
+
+    async def writers() -> list[int]:
+        admin = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+        try:
+            rows = await admin.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        return [r["pid"] for r in rows]
+
+    for n in range(1, 4):
+        store.journal(n, AdvanceTime(T0 + n), [])
+        await store.commit()
+    (first,) = await writers()  # three transactions, one server process
+
+    admin = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
+    finally:
+        await admin.close()
+    store.journal(4, AdvanceTime(T0 + 4), [])
+    with pytest.raises(StoreUnavailable):
+        await store.commit()
+    assert store.pending
+    store.journal(5, AdvanceTime(T0 + 5), [])
+    await store.commit()
+    assert not store.pending
+    assert await stored_commands(store) == [1, 2, 3, 4, 5]
+    assert first not in await writers()
 
 
 @pytest.mark.postgres

@@ -133,9 +133,7 @@ async def test_recovery_rebuilds_the_same_engine(db_url: str, with_snapshot: boo
         await store.write_snapshot(cmd_no, engine.snapshot())
     cmd_no = run(store, engine, cmds[400:], cmd_no + 1)
     await store.commit()
-    if store.writer is not None:  # "crash": no clean-shutdown snapshot
-        await store.writer.close()
-    await store.engine.dispose()
+    await store.close(commit=False)  # "crash": no clean-shutdown snapshot
 
     store = await Store.open(db_url, create=False)
     try:
