@@ -114,6 +114,54 @@ async def drop_pg_database(name: str) -> None:
 ALL_CPUS = allowed_cpus()
 
 
+async def postgres_server_pid() -> int:
+    """The PostgreSQL postmaster's pid (the parent of a backend), for a local server."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:  # while the backend lives
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{backend}/stat").read_text()
+    finally:
+        await conn.close()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+@contextlib.contextmanager
+def postgres_pinned(cpus: set[int] | None) -> Any:
+    """Run the body with the local PostgreSQL server's processes on ``cpus`` (its postmaster
+    and the processes it started; new backends inherit the postmaster's mask), as the
+    venue's writer process is kept off the event loop's core; masks restored after.
+    None: leave them alone."""
+    if not cpus:
+        yield
+        return
+    before: dict[int, set[int]] = {}
+    try:
+        try:
+            postmaster = asyncio.run(postgres_server_pid())
+            pids = [postmaster]
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    text = stat.read_text()
+                    if int(text[text.rindex(")") + 2 :].split()[1]) == postmaster:
+                        pids.append(int(stat.parent.name))
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    mask = os.sched_getaffinity(pid)
+                    os.sched_setaffinity(pid, cpus)
+                    before[pid] = mask
+            print(f"PostgreSQL server ({len(before)} processes) on CPUs {sorted(cpus)}",
+                  file=sys.stderr, flush=True)
+        except OSError as exc:  # not local, or not ours to pin: measure it where it is
+            print(f"PostgreSQL server not pinned: {exc}", file=sys.stderr, flush=True)
+        yield
+    finally:
+        for pid, mask in before.items():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.sched_setaffinity(pid, mask)
+
+
 def pin_generator(venue_cpu: int | None) -> None:
     """This process (the load generator) off the venue's CPU; call after the venue started
     (it inherits the affinity of its parent)."""
@@ -306,36 +354,11 @@ def print_ratios(rows: list[dict[str, Any]]) -> None:
         print(f"  {store:8} mqtt={'on ' if mqtt else 'off'} {each}  median {median(values):.0%}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--loads", default="closed,open", help="closed,open or none")
-    ap.add_argument("--stores", default="sqlite,postgres,none")
-    ap.add_argument("--mqtt", default="on,off")
-    ap.add_argument("--duration", type=float, default=10.0)
-    ap.add_argument("--in-flight", type=int, default=50, help="per session (closed loop)")
-    ap.add_argument("--rate", type=float, default=5000.0, help="orders/s in total (open loop)")
-    ap.add_argument("--restart", type=int, default=0, help="N resting orders for the restart")
-    ap.add_argument("--restart-stores", default="sqlite")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run every configuration N times, interleaved (durable/in-memory ratio)")
-    ap.add_argument("--hold", type=float, default=0.0, help="pause before each run (profiling)")
-    ap.add_argument("--json", action="store_true", help="print every summary as JSON too")
-    ap.add_argument("--venue-cpu", default="0",
-                    help="CPU for the venue's event loop (venue run --cpu), or 'none'")
-    args = ap.parse_args()
-    args.venue_cpu = None if args.venue_cpu == "none" else int(args.venue_cpu)
-    others = sorted(ALL_CPUS - {args.venue_cpu}) if args.venue_cpu is not None else "any"
-    print(f"venue event loop on CPU {args.venue_cpu if args.venue_cpu is not None else 'any'}, "
-          f"generator on CPUs {others}", file=sys.stderr, flush=True)
-    loads = [x for x in args.loads.split(",") if x in ("closed", "open")]
-    rows = []
-    runs = [
-        (rnd, load, store, mqtt)
-        for rnd in range(args.rounds)
-        for load in loads
-        for mqtt in [m == "on" for m in args.mqtt.split(",")]
-        for store in args.stores.split(",")
-    ]
+def run_configurations(
+    runs: list[tuple[int, str, str, bool]], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """One fresh venue per (round, load, store, MQTT); the summaries of those that ran."""
+    rows: list[dict[str, Any]] = []
     for rnd, load, store, mqtt in runs:
         root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
         try:
@@ -356,6 +379,44 @@ def main() -> None:
               f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
         if args.json:
             print(json.dumps(s), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loads", default="closed,open", help="closed,open or none")
+    ap.add_argument("--stores", default="sqlite,postgres,none")
+    ap.add_argument("--mqtt", default="on,off")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--in-flight", type=int, default=50, help="per session (closed loop)")
+    ap.add_argument("--rate", type=float, default=5000.0, help="orders/s in total (open loop)")
+    ap.add_argument("--restart", type=int, default=0, help="N resting orders for the restart")
+    ap.add_argument("--restart-stores", default="sqlite")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every configuration N times, interleaved (durable/in-memory ratio)")
+    ap.add_argument("--postgres-cpus", default="",
+                    help="pin the local PostgreSQL server to these CPUs during the runs "
+                         "(e.g. 1; needs the right to: root or its user), restored after")
+    ap.add_argument("--hold", type=float, default=0.0, help="pause before each run (profiling)")
+    ap.add_argument("--json", action="store_true", help="print every summary as JSON too")
+    ap.add_argument("--venue-cpu", default="0",
+                    help="CPU for the venue's event loop (venue run --cpu), or 'none'")
+    args = ap.parse_args()
+    args.venue_cpu = None if args.venue_cpu == "none" else int(args.venue_cpu)
+    others = sorted(ALL_CPUS - {args.venue_cpu}) if args.venue_cpu is not None else "any"
+    print(f"venue event loop on CPU {args.venue_cpu if args.venue_cpu is not None else 'any'}, "
+          f"generator on CPUs {others}", file=sys.stderr, flush=True)
+    loads = [x for x in args.loads.split(",") if x in ("closed", "open")]
+    runs = [
+        (rnd, load, store, mqtt)
+        for rnd in range(args.rounds)
+        for load in loads
+        for mqtt in [m == "on" for m in args.mqtt.split(",")]
+        for store in args.stores.split(",")
+    ]
+    pg_cpus = {int(c) for c in args.postgres_cpus.split(",") if c.strip()}
+    with postgres_pinned(pg_cpus if "postgres" in args.stores.split(",") else None):
+        rows = run_configurations(runs, args)
     if rows:
         print()
         print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "

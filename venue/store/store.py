@@ -529,10 +529,8 @@ class Store:
             writer, self._writer = self._writer, None
             if writer is not None:
                 await writer.close()
-            pg_conn, self._pg_conn, self._pg_driver = self._pg_conn, None, None
-            if pg_conn is not None:
-                with contextlib.suppress(Exception):
-                    await pg_conn.close()
+            if self._pg_conn is not None:
+                await self._drop_pg_conn()
             await self._engine.dispose()
 
     @property
@@ -873,6 +871,10 @@ class Store:
 
     async def _write_pg(self, batch: _Batch, rows: TupleRows) -> None:
         conn = self._pg_conn
+        if conn is not None and self._pg_driver.is_closed():
+            # closed by the server (restart, terminate): take another, as a pool checkout would
+            await self._drop_pg_conn()
+            conn = None
         if conn is None:
             conn = await self._engine.connect()
             raw = await conn.get_raw_connection()
@@ -892,14 +894,19 @@ class Store:
                 await apg.execute(sql, *args)
         except BaseException as exc:
             if not isinstance(exc, _PgIntegrityError):  # the statement failed, not the link
-                self._pg_conn = self._pg_driver = None
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()  # SQLAlchemy did not see the error: drop it here
-                    await conn.close()
+                await self._drop_pg_conn()
             raise
         sync = conn.sync_connection
         if sync is not None and sync.dispatch.commit:
             sync.dispatch.commit(sync)  # the engine's "commit" event, as for its own COMMIT
+
+    async def _drop_pg_conn(self) -> None:
+        """Invalidate the kept connection (SQLAlchemy did not see its error) and let it go."""
+        conn, self._pg_conn, self._pg_driver = self._pg_conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+                await conn.close()
 
     # --- reads -------------------------------------------------------------------------------
 
