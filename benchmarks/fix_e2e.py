@@ -68,24 +68,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command name: [0] state, [1] parent pid,
+    [11] utime, [12] stime."""
+    text = stat.read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def children(parent: int) -> list[int]:
+    """The pids of the processes whose parent is ``parent``."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat_fields(stat)[1]) == parent:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def children_cpu_seconds(pid: int) -> float:
     """utime + stime of the live child processes of ``pid`` (the SQLite writer)."""
     total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    for child in children(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # it ended meanwhile
+            total += cpu_seconds(child)
     return total
 
 
@@ -121,10 +132,9 @@ async def postgres_server_pid() -> int:
     conn = await asyncpg.connect(PG_ADMIN, timeout=5)
     try:  # while the backend lives
         backend = await conn.fetchval("SELECT pg_backend_pid()")
-        stat = Path(f"/proc/{backend}/stat").read_text()
+        return int(stat_fields(Path(f"/proc/{backend}/stat"))[1])
     finally:
         await conn.close()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 @contextlib.contextmanager
@@ -140,13 +150,7 @@ def postgres_pinned(cpus: set[int] | None) -> Any:
     try:
         try:
             postmaster = asyncio.run(postgres_server_pid())
-            pids = [postmaster]
-            for stat in Path("/proc").glob("[0-9]*/stat"):
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    text = stat.read_text()
-                    if int(text[text.rindex(")") + 2 :].split()[1]) == postmaster:
-                        pids.append(int(stat.parent.name))
-            for pid in pids:
+            for pid in [postmaster, *children(postmaster)]:
                 with contextlib.suppress(ProcessLookupError):
                     mask = os.sched_getaffinity(pid)
                     os.sched_setaffinity(pid, cpus)
