@@ -891,7 +891,7 @@ class Store:
                     if sql is not None:
                         await apg.execute(sql, *args)
             elif sql is not None:
-                await apg.execute(sql, *args)
+                await apg.execute(sql, *args)  # one statement: its own transaction
         except BaseException as exc:
             if not isinstance(exc, _PgIntegrityError):  # the statement failed, not the link
                 await self._drop_pg_conn()
