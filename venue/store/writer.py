@@ -174,7 +174,6 @@ class _Answers(asyncio.Protocol):
         self.transport: asyncio.WriteTransport | None = None
         self.waiting: deque[Answered] = deque()
         self._buf = bytearray()
-        self._answering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.WriteTransport, transport)
@@ -182,27 +181,23 @@ class _Answers(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         buf += data
-        self._answering = True
-        try:
-            while len(buf) >= _LENGTH.size:
-                end = _LENGTH.size + _LENGTH.unpack_from(buf)[0]
-                if len(buf) < end:
-                    break
-                error = _error_of(marshal.loads(buf[_LENGTH.size : end]))
-                del buf[:end]
-                if error is None:
-                    self.owner.batches += 1
-                self._answer(self.waiting.popleft(), error)
-        finally:
-            self._answering = False
+        while len(buf) >= _LENGTH.size:
+            end = _LENGTH.size + _LENGTH.unpack_from(buf)[0]
+            if len(buf) < end:
+                break
+            error = _error_of(marshal.loads(buf[_LENGTH.size : end]))
+            del buf[:end]
+            if error is None:
+                self.owner.batches += 1
+            self._answer(self.waiting.popleft(), error)
 
     def poll(self) -> None:
         """Read what has arrived, without waiting, as the transport would have.
 
         Safe under the transport: asyncio's and uvloop's stream transports both take a read
         that finds nothing (EAGAIN) as a spurious wake-up, and an end of input or an error
-        stays on the socket for the transport to see. Not from inside an answer callback."""
-        if not self.waiting or self.transport is None or self._answering:
+        stays on the socket for the transport to see."""
+        if not self.waiting or self.transport is None:
             return
         try:
             data = self.sock.recv(_POLL_BYTES, socket.MSG_DONTWAIT)

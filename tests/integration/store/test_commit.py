@@ -9,11 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
-from support.pg import allow_connections
+from support.pg import allow_connections, pg_admin
 
 from venue.commands import AdvanceTime
 from venue.store import Store, StoreError, StoreUnavailable
@@ -278,36 +277,28 @@ async def test_the_batches_share_a_connection_and_a_closed_one_is_replaced(
     instead of failing on it. (Closed under a batch: that commit fails and the batch stays
     buffered, test_database_down_raises_unavailable_and_keeps_the_buffer.)"""
 
-    async def writers() -> list[int]:
-        admin = await asyncpg.connect(db_url.replace("+asyncpg", ""))
-        try:
-            rows = await admin.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-        finally:
-            await admin.close()
-        return [r["pid"] for r in rows]
+    database = make_url(db_url).database
+    admin = await pg_admin()
+    try:
 
-    for n in range(1, 4):
-        store.journal(n, AdvanceTime(T0 + n), [])
-        await store.commit()
-    (first,) = await writers()  # three transactions, one server process
+        async def writers() -> list[int]:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = $1"
+            rows = await admin.fetch(query, database)
+            return [r["pid"] for r in rows]
 
-    async def terminate(pid: int) -> None:
-        admin = await asyncpg.connect(db_url.replace("+asyncpg", ""))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-
-    await terminate(first)
-    await asyncio.sleep(0.5)  # the venue's side sees the connection closed
-    store.journal(4, AdvanceTime(T0 + 4), [])
-    await store.commit()  # not a failure: a new connection took the batch
-    assert store.stats.failed_commits == 0
-    (second,) = await writers()
-    assert second != first
+        for n in range(1, 4):
+            store.journal(n, AdvanceTime(T0 + n), [])
+            await store.commit()
+        (first,) = await writers()  # three transactions, one server process
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
+        await asyncio.sleep(0.5)  # the venue's side sees the connection closed
+        store.journal(4, AdvanceTime(T0 + 4), [])
+        await store.commit()  # not a failure: a new connection took the batch
+        assert store.stats.failed_commits == 0
+        (second,) = await writers()
+        assert second != first
+    finally:
+        await admin.close()
     assert await stored_commands(store) == [1, 2, 3, 4]
 
 
