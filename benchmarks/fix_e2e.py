@@ -100,6 +100,12 @@ def children_cpu_seconds(pid: int) -> float:
     return total
 
 
+def pg_url(database: str) -> str:
+    """The venue's URL for ``database`` on the server of PG_ADMIN."""
+    server = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{server}/{database}"
+
+
 async def create_pg_database() -> str:
     import asyncpg
 
@@ -279,7 +285,7 @@ def one_run(
         db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
     elif store == "postgres":
         pg_name = run_loop(create_pg_database())
-        db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
+        db_url = pg_url(pg_name)
     else:
         db_url = "none"
     vp = VenueProcess(root, db_url, MQTT_URL if mqtt else "none", args.venue_cpu)
@@ -306,7 +312,7 @@ def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, An
     pg_name = None
     if store == "postgres":
         pg_name = run_loop(create_pg_database())
-        db_url = f"postgresql+asyncpg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
+        db_url = pg_url(pg_name)
     else:
         db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
     vp = VenueProcess(root, db_url, "none", cpu)
