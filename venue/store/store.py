@@ -35,6 +35,7 @@ import orjson
 from asyncpg import IntegrityConstraintViolationError as _PgIntegrityError
 from asyncpg import InterfaceError as _PgInterfaceError
 from asyncpg import InternalClientError as _PgClientError
+from asyncpg import PostgresConnectionError as _PgConnectionError
 from asyncpg import PostgresError as _PgError
 from sqlalchemy import BigInteger, Integer, LargeBinary, Table, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -167,14 +168,17 @@ def _sqlite_sql() -> dict[str, str]:
 
 _SQLITE = _sqlite_sql()
 
+_JOURNAL = ("commands", "events", "trades")
+
 _SQLITE_REPLAY = {
     name: sql.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
     for name, sql in _SQLITE.items()
-    if name in ("commands", "events", "trades")
+    if name in _JOURNAL
 }
 """The journal inserts for a batch that may already be committed: the writer process died
-or its answer was lost after it sent COMMIT. The retried rows are the same rows, so the ones
-already there are skipped instead of failing the batch on its primary keys."""
+or its answer was lost after it sent COMMIT (PostgreSQL, ``_pg_with(replay=True)``: the
+connection was lost with the statement sent). The retried rows are the same rows, so the
+ones already there are skipped instead of failing the batch on its primary keys."""
 
 
 def _pg_type(table: Table, column: str) -> str:
@@ -198,14 +202,18 @@ def _pg_column(table: Table, column: str, i: int) -> str:
     return f"(r->>{i})::{kind}"
 
 
-def _pg_with(parts: Sequence[str]) -> str:
+def _pg_with(parts: Sequence[str], replay: bool = False) -> str:
     """One statement writing every part: ``WITH w0 AS (INSERT ... SELECT ... FROM
     jsonb_array_elements(...)), w1 AS (...) SELECT 1``.
 
     Each part is one parameter: its rows as one JSON array of arrays (UTF-8 bytes, bytea
     values as hex). The server parses it, on its own core. Binding one array parameter per
     column instead made asyncpg check and encode every element on the venue's event loop:
-    over a quarter of the venue's CPU under load (benchmarks/README.md)."""
+    over a quarter of the venue's CPU under load (benchmarks/README.md).
+
+    ``replay``: the journal inserts skip the rows already there (``ON CONFLICT DO NOTHING``),
+    for a batch that may already be committed (see ``_SQLITE_REPLAY``); the other parts are
+    upserts already."""
     ctes: list[str] = []
     for n, name in enumerate(parts, start=1):
         rows = f"jsonb_array_elements(convert_from(${n}::bytea, 'UTF8')::jsonb) AS t(r)"
@@ -217,10 +225,11 @@ def _pg_with(parts: Sequence[str]) -> str:
         else:
             table, cols, keys, keep = _WRITES[name]
             values = ", ".join(_pg_column(table, c, i) for i, c in enumerate(cols))
-            sql = (
-                f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {values} FROM {rows}"
-                + _on_conflict(cols, keys, keep)
-            )
+            conflict = _on_conflict(cols, keys, keep)
+            if replay and name in _JOURNAL:
+                conflict = " ON CONFLICT DO NOTHING"
+            sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {values} FROM {rows}"
+            sql += conflict
         ctes.append(f"w{len(ctes)} AS ({sql})")
     return "WITH " + ", ".join(ctes) + " SELECT 1"
 
@@ -439,12 +448,12 @@ class Store:
         self.stats = StoreStats()
         self._upserts = self._build_upserts()
         self._pg = dialect == "postgresql"
-        self._pg_sql: dict[tuple[str, ...], str] = {}
+        self._pg_sql: dict[tuple[tuple[str, ...], bool], str] = {}
         self._pg_conn: AsyncConnection | None = None  # PostgreSQL: kept for the batches
         self._pg_driver: Any = None  # its asyncpg connection
         self._checkpointer: Checkpointer | None = None  # SQLite file: WAL checkpoints
         self._writer: WriterProcess | None = None  # SQLite file: the batch writes
-        self._outcome_unknown = False  # the last batch may be committed (writer lost)
+        self._outcome_unknown = False  # the last batch may be committed (its answer lost)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -863,10 +872,10 @@ class Store:
             add("fix_session_events", batch.session_events)
         if not parts:
             return None, []
-        key = tuple(parts)
+        key = (tuple(parts), self._outcome_unknown)
         sql = self._pg_sql.get(key)
         if sql is None:
-            sql = self._pg_sql[key] = _pg_with(parts)
+            sql = self._pg_sql[key] = _pg_with(*key)
         return sql, args
 
     async def _write_pg(self, batch: _Batch, rows: TupleRows) -> None:
@@ -893,6 +902,10 @@ class Store:
             elif sql is not None:
                 await apg.execute(sql, *args)  # one statement: its own transaction
         except BaseException as exc:
+            if isinstance(exc, _PgConnectionError) or not isinstance(exc, _PgError):
+                # not the server's answer to the statement but a lost link (or a timeout)
+                # with it sent: it may have committed, so the retry must take rows already there
+                self._outcome_unknown = True
             if not isinstance(exc, _PgIntegrityError):  # the statement failed, not the link
                 await self._drop_pg_conn()
             raise

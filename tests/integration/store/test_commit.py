@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
@@ -300,6 +301,44 @@ async def test_the_batches_share_a_connection_and_a_closed_one_is_replaced(
     finally:
         await admin.close()
     assert await stored_commands(store) == [1, 2, 3, 4]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_batch_whose_answer_was_lost_is_stored_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the link fails after the server has committed a batch, so its answer is
+    lost. The store cannot know: the commit fails as unavailable and keeps the batch, and the
+    retry skips the rows already there instead of failing on their keys for ever.
+    (The lost answer is injected at the driver: a real one cannot be timed.)"""
+    store.journal(1, AdvanceTime(T0 + 1), [])
+    await store.commit()
+    driver = store._pg_driver  # the connection the batches go through
+    execute = type(driver).execute
+
+    async def committed_then_lost(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await execute(self, *args, **kwargs)
+        if self is driver:
+            raise asyncpg.ConnectionDoesNotExistError("connection lost after the commit")
+        return result
+
+    monkeypatch.setattr(type(driver), "execute", committed_then_lost)
+    store.journal(2, AdvanceTime(T0 + 2), [])
+    store.fix_message("S", 1, b"8=FIX.4.4\x01")
+    store.journal(3, AdvanceTime(T0 + 3), [])
+    with pytest.raises(StoreUnavailable):
+        await store.commit()
+    assert store.pending
+    monkeypatch.undo()
+
+    assert await stored_commands(store) == [1, 2, 3]  # committed although it failed
+    store.journal(4, AdvanceTime(T0 + 4), [])
+    await store.commit()  # the retry with the next command: no integrity error
+    assert store.stats.failed_commits == 1
+    assert not store.pending
+    assert await stored_commands(store) == [1, 2, 3, 4]
+    assert await store.load_fix_messages("S", 1, 0) == [(1, b"8=FIX.4.4\x01")]
 
 
 @pytest.mark.postgres
