@@ -4,7 +4,8 @@ Why the hot path is hand-written: simplefix's ``FixParser`` neither verifies Bod
 CheckSum(10), and measured on the venue's 2-core box it parses about 30k messages/s, while the
 session layer must sustain >= 100k inbound messages/s.  A plain ``split`` plus a dict does about
 280k/s, so the framer, parser and encoder below work on ``bytes``/``str`` directly with C-level
-``find``/``split``/``sum``.  simplefix stays where it is good: tests build client messages with it.
+``find``/``split`` (and ``zlib.adler32`` for the CheckSum, see :func:`checksum`).  simplefix
+stays where it is good: tests build client messages with it.
 
 The three parts:
 
@@ -25,6 +26,7 @@ import calendar
 import time
 from collections.abc import Iterable
 from typing import Final
+from zlib import adler32
 
 from fix_gateway.fix44_tags import GROUP_TAGS
 
@@ -45,6 +47,30 @@ _BEGIN: Final = b"8=FIX"
 TagValue = tuple[int, str]
 #: A body field given to the encoder; values are formatted with ``str()``.
 OutField = tuple[int, object]
+
+
+_ADLER_SPAN: Final = 256
+"""Bytes whose sum adler32's low half holds exactly: 1 + 256 * 255 is below its modulus, 65521."""
+
+
+def checksum(data: bytes | memoryview) -> int:
+    """CheckSum(10): the sum of the bytes modulo 256.
+
+    zlib's adler32 sums the bytes in C; the low 16 bits of its value are 1 + that sum modulo
+    65521, exact for up to 256 bytes, so longer data is summed 256 bytes at a time (the high
+    half of each value does not reach the low 8 bits). For a 300-byte message that is 0.37 µs
+    against 0.97 µs for ``sum()`` over the bytes, once per message in and out.
+    """
+    n = len(data)
+    if n <= _ADLER_SPAN:
+        return (adler32(data) - 1) & 255
+    view = memoryview(data)
+    if n <= 2 * _ADLER_SPAN:
+        return (adler32(view[:_ADLER_SPAN]) + adler32(view[_ADLER_SPAN:]) - 2) & 255
+    total = 0
+    for i in range(0, n, _ADLER_SPAN):
+        total += adler32(view[i : i + _ADLER_SPAN]) - 1
+    return total & 255
 
 
 class EncodedBody(str):
@@ -208,6 +234,7 @@ class Framer:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf + data if self._buf else data
+        view = memoryview(buf)  # the CheckSums are summed without copying each message
         n = len(buf)
         out: list[bytes] = []
         pos = 0
@@ -250,9 +277,9 @@ class Framer:
                 self.garbled.append("garbled message: BodyLength(9) does not match")
                 pos = start + 1
                 continue
-            checksum = buf[body_end + 3 : end - 1]
-            if not checksum.isdigit() or int(checksum) != sum(buf[start:body_end]) & 255:
-                self.garbled.append(f"garbled message: bad CheckSum(10) {checksum!r}")
+            trailer = buf[body_end + 3 : end - 1]
+            if not trailer.isdigit() or int(trailer) != checksum(view[start:body_end]):
+                self.garbled.append(f"garbled message: bad CheckSum(10) {trailer!r}")
                 pos = end
                 continue
             out.append(buf[start:end])
@@ -322,7 +349,7 @@ def parse_utc_timestamp(text: str) -> int | None:
 def _finish(begin_prefix: bytes, body: str) -> bytes:
     b = body.encode("latin-1")
     msg = begin_prefix + str(len(b)).encode() + SOH_B + b
-    return msg + b"10=%03d\x01" % (sum(msg) & 255)
+    return msg + b"10=%03d\x01" % checksum(msg)
 
 
 class Encoder:

@@ -41,7 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from fix_gateway.codec import SOH_B, Framer, format_utc_timestamp
+from fix_gateway.codec import SOH_B, Framer, checksum, format_utc_timestamp
 from venue.instruments import Instrument
 from venue.tuning import tune_gc
 
@@ -250,7 +250,7 @@ class _Client(asyncio.Protocol):
     def _emit(self, body: str) -> None:
         b = body.encode("latin-1")
         msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(b), b)
-        self.out.append(msg + b"10=%03d\x01" % (sum(msg) & 255))
+        self.out.append(msg + b"10=%03d\x01" % checksum(msg))
         self.seq += 1
 
     def send_session(self, msg_type: str, fields: str = "", seq: int | None = None,
@@ -262,7 +262,7 @@ class _Client(asyncio.Protocol):
         if seq is not None:  # out of sequence (GapFill): do not advance our seq
             b = (head + fields).encode("latin-1")
             msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(b), b)
-            self.out.append(msg + b"10=%03d\x01" % (sum(msg) & 255))
+            self.out.append(msg + b"10=%03d\x01" % checksum(msg))
         else:
             self._emit(head + fields)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
 import simplefix
 from fixclient import NOS_FIELDS, T0, client_msg
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fix_gateway.codec import (
     EncodedBody,
     Encoder,
     Framer,
+    checksum,
     encode_body,
     encode_raw,
     format_utc_timestamp,
@@ -60,6 +66,34 @@ def test_framer_drops_bad_checksum() -> None:
     bad = good[0][:-4] + wrong
     f = Framer()
     assert f.feed(bad + good[1]) == [good[1]]
+    assert any("CheckSum" in g for g in f.garbled)
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 300, 511, 512, 513, 700, 768, 769, 2000])
+def test_checksum_is_the_byte_sum_modulo_256(size: int) -> None:
+    """Around the 256-byte spans it is summed in, with the largest bytes too (the sums that
+    would wrap adler32's modulus if a span were longer)."""
+    for data in (random.Random(size).randbytes(size), b"\xff" * size):
+        assert checksum(data) == sum(data) % 256
+        assert checksum(memoryview(data)[7:]) == sum(data[7:]) % 256
+
+
+@given(st.binary(max_size=2000))
+def test_checksum_of_any_bytes(data: bytes) -> None:
+    assert checksum(data) == sum(data) % 256
+
+
+@pytest.mark.parametrize("text_length", [10, 250, 400, 1200])
+def test_framer_checks_the_checksum_of_long_messages(text_length: int) -> None:
+    """Messages around and beyond the 256 and 512 bytes at which the CheckSum is summed in
+    spans: the right one passes, one wrong byte in the body is caught."""
+    good = client_msg("D", [*NOS_FIELDS, (58, "x" * text_length)], seq=1)
+    assert int(parse(good)[10]) == sum(good[: good.rindex(b"10=")]) % 256
+    assert Framer().feed(good) == [good]
+    body_byte = good.index(b"58=x") + 3 + text_length // 2
+    bad = good[:body_byte] + b"y" + good[body_byte + 1 :]
+    f = Framer()
+    assert f.feed(bad + good) == [good]
     assert any("CheckSum" in g for g in f.garbled)
 
 
@@ -119,6 +153,8 @@ def test_encoder_roundtrip_and_checksum() -> None:
     assert [msg.get(t) for t in (35, 34, 49, 56, 37)] == ["8", "5", "VENUE", "CLIENT1", "O1"]
     assert int(msg[9]) == len(raw) - raw.index(b"35=") - 7
     assert int(msg[10]) == sum(raw[: raw.rindex(b"10=")]) % 256
+    long = enc.encode("8", 6, format_utc_timestamp(T0), [(37, "O1"), (58, "é" * 700)])
+    assert int(parse(long)[10]) == sum(long[: long.rindex(b"10=")]) % 256
 
 
 def test_encoded_body_is_sent_as_is_under_each_sessions_header() -> None:
