@@ -56,6 +56,10 @@ def test_memory_store_restore_continues() -> None:
 def test_mask_passwords() -> None:
     raw = b"8=FIX.4.4\x019=5\x0135=A\x01554=secret\x01925=new\x0110=000\x01"
     assert mask(raw) == b"8=FIX.4.4\x019=5\x0135=A\x01554=********\x01925=********\x0110=000\x01"
+    only_new = b"8=FIX.4.4\x0135=A\x01925=new\x0110=000\x01"
+    assert mask(only_new) == b"8=FIX.4.4\x0135=A\x01925=********\x0110=000\x01"
+    clean = b"8=FIX.4.4\x0135=8\x0158=x554=y\x011554=z\x0110=000\x01"  # not tags 554/925
+    assert mask(clean) is clean
 
 
 def test_file_log_names_and_format(tmp_path: Path) -> None:
@@ -68,6 +72,21 @@ def test_file_log_names_and_format(tmp_path: Path) -> None:
     events = (tmp_path / "FIX.4.4-VENUE-CLIENT1.event.current.log").read_text()
     assert msgs == "20231114-22:13:20.000000 : 8=FIX.4.4|35=A|554=********|\n"
     assert events == "20231114-22:13:20.000000 : Logon\n"
+
+
+def test_file_log_stamps_microseconds_across_seconds(tmp_path: Path) -> None:
+    log = FileLog(tmp_path, SessionID("FIX.4.4", "VENUE", "CLIENT1"))
+    for offset_ns in (123_456_789, 999_999_999, 1_000_000_000, 61_000_004_000):
+        log.on_outgoing(b"8=FIX.4.4\x0135=0\x01", T0 + offset_ns)
+    log.close()
+    text = (tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log").read_text()
+    stamps = [line.split(" : ")[0] for line in text.splitlines()]
+    assert stamps == [
+        "20231114-22:13:20.123456",
+        "20231114-22:13:20.999999",
+        "20231114-22:13:21.000000",
+        "20231114-22:14:21.000004",
+    ]
 
 
 def test_file_log_factory_uses_file_log_path(tmp_path: Path) -> None:
