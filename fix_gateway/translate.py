@@ -16,6 +16,7 @@ from typing import Protocol
 
 from fix_gateway.codec import format_utc_timestamp, parse_utc_timestamp
 from venue.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder, StatusQuery
+from venue.drafts import fast_constructor
 from venue.events import (
     CancelRejected,
     Fill,
@@ -32,6 +33,7 @@ from venue.events import (
 )
 from venue.instruments import Instrument, PriceError
 from venue.types import (
+    CancelReason,
     CxlRejResponseTo,
     OrderId,
     OrdStatus,
@@ -45,6 +47,13 @@ from venue.types import (
 )
 
 Body = list[tuple[int, object]]
+
+# Every order message becomes one of these: built without the frozen dataclass __init__ (an
+# object.__setattr__ per field, 1.8 µs for a NewOrder against 0.4 µs). Positional, in field
+# order: test_translated_commands_equal_the_dataclass_built_ones checks it.
+_new_order = fast_constructor(NewOrder)
+_cancel_order = fast_constructor(CancelOrder)
+_replace_order = fast_constructor(ReplaceOrder)
 
 _SIDES = {"1": Side.BUY, "2": Side.SELL}
 _ORD_TYPES = {"1": OrdType.MARKET, "2": OrdType.LIMIT, "3": OrdType.STOP, "4": OrdType.STOP_LIMIT}
@@ -160,78 +169,94 @@ def new_order(
     """
     cl_ord_id = msg.get(11) or ""
     symbol = msg.get(55) or ""
-    side = _SIDES.get(msg.get(54) or "", Side.BUY)
-    ord_type = _ORD_TYPES.get(msg.get(40) or "", OrdType.LIMIT)
-    tif = _TIFS.get(msg.get(59) or "0")
+    side_text = msg.get(54)
+    side = _SIDES.get(side_text or "", Side.BUY)
+    type_text = msg.get(40)
+    ord_type = _ORD_TYPES.get(type_text or "", OrdType.LIMIT)
+    tif_text = msg.get(59) or "0"
+    tif = _TIFS.get(tif_text)
     account = msg.get(1) or rules.default_account
-    exec_inst = msg.get(18) or ""
+    exec_inst = msg.get(18)
+    flags = exec_inst.split() if exec_inst else []
+    post_only = "6" in flags
+    owner = rules.owner
+    stp_mode = rules.stp_mode
+    stp_group = account if stp_mode is not StpMode.NONE else ""
     qty_or = _qty(msg.get(38), 38, "OrderQty")
     qty = Qty(qty_or) if isinstance(qty_or, int) else Qty(0)
-    base = NewOrder(
-        ts_ns=now_ns,
-        owner=rules.owner,
-        cl_ord_id=cl_ord_id,
-        symbol=symbol,
-        side=side,
-        ord_type=ord_type,
-        qty=qty,
-        tif=tif or TimeInForce.DAY,
-        account=account,
-        post_only="6" in exec_inst.split(),
-        stp_group=account if rules.stp_mode is not StpMode.NONE else "",
-        stp_mode=rules.stp_mode,
-    )
 
-    def refuse(reason: RejectReason, text: str) -> tuple[NewOrder, Refusal]:
-        return base, Refusal(reason, text)
+    def refused(refusal: Refusal) -> tuple[NewOrder, Refusal]:
+        """The best-effort command for the rejection's ExecutionReport, and the refusal."""
+        return _new_order(
+            now_ns, owner, cl_ord_id, symbol, side, ord_type, qty, None, None,
+            tif or TimeInForce.DAY, None, account, None, post_only, None, stp_group, stp_mode,
+        ), refusal  # fmt: skip
 
     if isinstance(qty_or, Refusal):
-        return base, qty_or
-    if msg.get(54) not in _SIDES:
-        return refuse(RejectReason.INVALID_ORDER, f"Side(54) {msg.get(54)} is not supported")
-    if msg.get(40) not in _ORD_TYPES:
-        return refuse(RejectReason.INVALID_ORDER, f"OrdType(40) {msg.get(40)} is not supported")
+        return refused(qty_or)
+    if side_text not in _SIDES:
+        return refused(
+            Refusal(RejectReason.INVALID_ORDER, f"Side(54) {side_text} is not supported")
+        )
+    if type_text not in _ORD_TYPES:
+        return refused(
+            Refusal(RejectReason.INVALID_ORDER, f"OrdType(40) {type_text} is not supported")
+        )
     if tif is None:
-        return refuse(RejectReason.INVALID_ORDER, f"TimeInForce(59) {msg.get(59)} is not supported")
-    unsupported = [flag for flag in exec_inst.split() if flag != "6"]
+        return refused(
+            Refusal(RejectReason.INVALID_ORDER, f"TimeInForce(59) {tif_text} is not supported")
+        )
+    unsupported = [flag for flag in flags if flag != "6"]
     if unsupported:
-        return refuse(
-            RejectReason.INVALID_ORDER,
-            f"ExecInst(18) {' '.join(unsupported)} is not supported (only 6, post-only)",
+        return refused(
+            Refusal(
+                RejectReason.INVALID_ORDER,
+                f"ExecInst(18) {' '.join(unsupported)} is not supported (only 6, post-only)",
+            )
         )
     instrument = instruments.instrument(symbol)
     if instrument is None:
-        return refuse(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        return refused(Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}"))
 
     price: Price | None = None
     stop_price: Price | None = None
     price_text, stop_text = msg.get(44), msg.get(99)
-    if ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT):
+    if ord_type is OrdType.LIMIT or ord_type is OrdType.STOP_LIMIT:
         if price_text is None:
-            return refuse(RejectReason.INVALID_PRICE, "Price(44) is required for a limit order")
+            return refused(
+                Refusal(RejectReason.INVALID_PRICE, "Price(44) is required for a limit order")
+            )
         p = _price(price_text, 44, "Price", instrument)
         if isinstance(p, Refusal):
-            return base, p
+            return refused(p)
         price = p
     elif price_text is not None:
-        return refuse(
-            RejectReason.INVALID_PRICE, "Price(44) is not allowed on a market or stop order"
+        return refused(
+            Refusal(
+                RejectReason.INVALID_PRICE, "Price(44) is not allowed on a market or stop order"
+            )
         )
-    if ord_type in (OrdType.STOP, OrdType.STOP_LIMIT):
+    if ord_type is OrdType.STOP or ord_type is OrdType.STOP_LIMIT:
         if stop_text is None:
-            return refuse(RejectReason.INVALID_PRICE, "StopPx(99) is required for a stop order")
-        s = _price(stop_text, 99, "StopPx", instrument)
-        if isinstance(s, Refusal):
-            return base, s
-        stop_price = s
+            return refused(
+                Refusal(RejectReason.INVALID_PRICE, "StopPx(99) is required for a stop order")
+            )
+        sp = _price(stop_text, 99, "StopPx", instrument)
+        if isinstance(sp, Refusal):
+            return refused(sp)
+        stop_price = sp
     elif stop_text is not None:
-        return refuse(RejectReason.INVALID_PRICE, "StopPx(99) is only allowed on stop orders")
+        return refused(
+            Refusal(RejectReason.INVALID_PRICE, "StopPx(99) is only allowed on stop orders")
+        )
 
     expire_ns = _expiry(msg)
     if isinstance(expire_ns, Refusal):
-        return base, expire_ns
+        return refused(expire_ns)
     if tif is TimeInForce.GTD and expire_ns is None:
-        return refuse(RejectReason.INVALID_ORDER, "GTD needs ExpireTime(126) or ExpireDate(432)")
+        return refused(
+            Refusal(RejectReason.INVALID_ORDER, "GTD needs ExpireTime(126) or ExpireDate(432)")
+        )
     if tif is not TimeInForce.GTD:
         expire_ns = None
 
@@ -239,34 +264,19 @@ def new_order(
     if msg.get(111) is not None:
         d = _qty(msg.get(111), 111, "MaxFloor")
         if isinstance(d, Refusal):
-            return base, d
+            return refused(d)
         display_qty = Qty(d)
     min_qty: Qty | None = None
     if msg.get(110) is not None:
         m = _qty(msg.get(110), 110, "MinQty")
         if isinstance(m, Refusal):
-            return base, m
+            return refused(m)
         min_qty = Qty(m)
 
-    return NewOrder(
-        ts_ns=now_ns,
-        owner=rules.owner,
-        cl_ord_id=cl_ord_id,
-        symbol=symbol,
-        side=side,
-        ord_type=ord_type,
-        qty=qty,
-        price=price,
-        stop_price=stop_price,
-        tif=tif,
-        expire_ns=expire_ns,
-        account=account,
-        display_qty=display_qty,
-        post_only=base.post_only,
-        min_qty=min_qty,
-        stp_group=base.stp_group,
-        stp_mode=rules.stp_mode,
-    )
+    return _new_order(
+        now_ns, owner, cl_ord_id, symbol, side, ord_type, qty, price, stop_price, tif,
+        expire_ns, account, display_qty, post_only, min_qty, stp_group, stp_mode,
+    )  # fmt: skip
 
 
 def _order_id(msg: FieldSource) -> OrderId | None:
@@ -278,15 +288,10 @@ def _order_id(msg: FieldSource) -> OrderId | None:
 
 def cancel_order(msg: FieldSource, owner: str, now_ns: int) -> CancelOrder:
     """Translate an OrderCancelRequest (F)."""
-    return CancelOrder(
-        ts_ns=now_ns,
-        owner=owner,
-        cl_ord_id=msg.get(11) or "",
-        orig_cl_ord_id=msg.get(41) or "",
-        order_id=_order_id(msg),
-        symbol=msg.get(55) or "",
-        side=_SIDES.get(msg.get(54) or ""),
-    )
+    return _cancel_order(
+        now_ns, owner, msg.get(11) or "", msg.get(41) or "", _order_id(msg),
+        msg.get(55) or "", _SIDES.get(msg.get(54) or ""), CancelReason.REQUESTED,
+    )  # fmt: skip
 
 
 def replace_order(
@@ -325,21 +330,10 @@ def replace_order(
     expire = _expiry(msg)
     if isinstance(expire, Refusal):
         return expire
-    return ReplaceOrder(
-        ts_ns=now_ns,
-        owner=owner,
-        cl_ord_id=msg.get(11) or "",
-        orig_cl_ord_id=msg.get(41) or "",
-        qty=Qty(qty),
-        price=price,
-        stop_price=stop,
-        order_id=_order_id(msg),
-        symbol=symbol,
-        side=_SIDES.get(msg.get(54) or ""),
-        display_qty=display,
-        tif=tif,
-        expire_ns=expire,
-    )
+    return _replace_order(
+        now_ns, owner, msg.get(11) or "", msg.get(41) or "", Qty(qty), price, stop,
+        _order_id(msg), symbol, _SIDES.get(msg.get(54) or ""), display, tif, expire,
+    )  # fmt: skip
 
 
 def status_query(msg: FieldSource, owner: str, now_ns: int) -> StatusQuery:

@@ -1,0 +1,126 @@
+"""FIX order messages -> engine commands, field by field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fix_gateway import translate
+from fix_gateway.codec import parse_utc_timestamp
+from fix_gateway.translate import Refusal, SessionRules
+from venue.commands import CancelOrder, NewOrder, ReplaceOrder
+from venue.instruments import Instrument
+from venue.types import (
+    CancelReason,
+    OrderId,
+    OrdType,
+    Price,
+    Qty,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+
+T = 1_700_000_000_000_000_000
+EXPIRE = "20261121-10:00:00"
+RULES = SessionRules(owner="FIX.4.4:VENUE->C1", stp_mode=StpMode.CANCEL_RESTING)
+
+
+class Instruments:
+    def instrument(self, symbol: str) -> Instrument | None:
+        return Instrument("TEST", Decimal("0.01")) if symbol == "TEST" else None
+
+
+class Fields:
+    def __init__(self, fields: dict[int, str]) -> None:
+        self._fields = fields
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        return self._fields.get(tag, default)
+
+
+def test_translated_commands_equal_the_dataclass_built_ones() -> None:
+    """Every field set, each to a value of its own: the commands are built positionally
+    (translate's fast constructors), so a field out of place would show here."""
+    nos = {
+        11: "C1", 55: "TEST", 54: "2", 38: "300", 40: "4", 44: "10.05", 99: "10.10", 59: "6",
+        126: EXPIRE, 1: "ACC9", 18: "6", 111: "100", 110: "50",
+    }  # fmt: skip
+    assert translate.new_order(Fields(nos), RULES, Instruments(), T) == NewOrder(
+        ts_ns=T,
+        owner=RULES.owner,
+        cl_ord_id="C1",
+        symbol="TEST",
+        side=Side.SELL,
+        ord_type=OrdType.STOP_LIMIT,
+        qty=Qty(300),
+        price=Price(1005),
+        stop_price=Price(1010),
+        tif=TimeInForce.GTD,
+        expire_ns=parse_utc_timestamp(EXPIRE),
+        account="ACC9",
+        display_qty=Qty(100),
+        post_only=True,
+        min_qty=Qty(50),
+        stp_group="ACC9",
+        stp_mode=StpMode.CANCEL_RESTING,
+    )
+
+    cancel = {11: "C2", 41: "C1", 37: "42", 55: "TEST", 54: "2"}
+    assert translate.cancel_order(Fields(cancel), RULES.owner, T) == CancelOrder(
+        ts_ns=T,
+        owner=RULES.owner,
+        cl_ord_id="C2",
+        orig_cl_ord_id="C1",
+        order_id=OrderId(42),
+        symbol="TEST",
+        side=Side.SELL,
+        reason=CancelReason.REQUESTED,
+    )
+
+    replace = {
+        11: "C3", 41: "C2", 37: "42", 55: "TEST", 54: "1", 38: "200", 44: "10.01", 99: "10.02",
+        111: "20", 59: "6", 126: EXPIRE,
+    }  # fmt: skip
+    result = translate.replace_order(Fields(replace), RULES.owner, Instruments(), T)
+    assert result == ReplaceOrder(
+        ts_ns=T,
+        owner=RULES.owner,
+        cl_ord_id="C3",
+        orig_cl_ord_id="C2",
+        qty=Qty(200),
+        price=Price(1001),
+        stop_price=Price(1002),
+        order_id=OrderId(42),
+        symbol="TEST",
+        side=Side.BUY,
+        display_qty=Qty(20),
+        tif=TimeInForce.GTD,
+        expire_ns=parse_utc_timestamp(EXPIRE),
+    )
+
+
+def test_a_refused_new_order_carries_what_was_understood() -> None:
+    """The rejection's ExecutionReport echoes the request: the command built for it has the
+    identifying fields, and no price, expiry, display or minimum quantity."""
+    nos = {11: "C1", 55: "TEST", 54: "1", 38: "300", 40: "2", 44: "10.055", 1: "ACC9", 110: "5"}
+    command, refusal = translate.new_order(Fields(nos), RULES, Instruments(), T)
+    assert refusal == Refusal(RejectReason.INVALID_PRICE, refusal.text)
+    assert "10.055" in refusal.text
+    assert command == NewOrder(
+        ts_ns=T,
+        owner=RULES.owner,
+        cl_ord_id="C1",
+        symbol="TEST",
+        side=Side.BUY,
+        ord_type=OrdType.LIMIT,
+        qty=Qty(300),
+        tif=TimeInForce.DAY,
+        account="ACC9",
+        stp_group="ACC9",
+        stp_mode=StpMode.CANCEL_RESTING,
+    )
+    bad_tif = {**nos, 44: "10.05", 59: "9"}
+    command, refusal = translate.new_order(Fields(bad_tif), RULES, Instruments(), T)
+    assert refusal == Refusal(RejectReason.INVALID_ORDER, "TimeInForce(59) 9 is not supported")
+    assert command.tif is TimeInForce.DAY and command.price is None
