@@ -209,11 +209,27 @@ QUICKFIX_PASSIVE_KEYS: Final = frozenset(
 
 @dataclass(frozen=True, slots=True, order=True)
 class SessionID:
-    """A session seen from the venue: we are the sender, the client is the target."""
+    """A session seen from the venue: we are the sender, the client is the target.
+
+    The key of the acceptor's and order entry's maps, looked up several times per message:
+    its hash is computed once (a dataclass hashes a new tuple of its fields on every call).
+    """
 
     begin_string: str
     sender_comp_id: str
     target_comp_id: str
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        fields = (self.begin_string, self.sender_comp_id, self.target_comp_id)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[SessionID], tuple[str, str, str]]:
+        # rebuilt through __init__: string hashes differ from one process to the next
+        return (SessionID, (self.begin_string, self.sender_comp_id, self.target_comp_id))
 
     def __str__(self) -> str:
         return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
@@ -305,6 +321,8 @@ class SessionConfig:
     self_trade_prevention: str = "None"
     account: str | None = None
     schedule: Schedule | None = field(init=False, default=None, compare=False)
+    session_id: SessionID = field(init=False, repr=False, compare=False)
+    """One object for the session's lifetime: map lookups with it stop at identity."""
 
     def __post_init__(self) -> None:
         if self.start_time is not None and self.end_time is not None:
@@ -312,10 +330,8 @@ class SessionConfig:
                 self.start_time, self.end_time, self.time_zone, self.start_day, self.end_day
             )
             object.__setattr__(self, "schedule", sched)
-
-    @property
-    def session_id(self) -> SessionID:
-        return SessionID(self.begin_string, self.sender_comp_id, self.target_comp_id)
+        session_id = SessionID(self.begin_string, self.sender_comp_id, self.target_comp_id)
+        object.__setattr__(self, "session_id", session_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +361,7 @@ class VenueConfig:
         raise KeyError(str(session_id))
 
 
-_SESSION_ATTRS: Final = {f.name for f in fields(SessionConfig)} - {"schedule"}
+_SESSION_ATTRS: Final = {f.name for f in fields(SessionConfig) if f.init}
 _DEFAULT_ATTRS: Final = {f.name for f in fields(DefaultConfig)}
 
 

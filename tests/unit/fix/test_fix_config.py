@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import pickle
 import subprocess
 import sys
 from decimal import Decimal
@@ -97,7 +99,7 @@ def test_good_file(tmp_path: Path) -> None:
 
 
 def test_key_table_matches_dataclasses() -> None:
-    session_attrs = {f.name for f in dataclasses.fields(SessionConfig)} - {"schedule"}
+    session_attrs = {f.name for f in dataclasses.fields(SessionConfig) if f.init}  # not derived
     default_attrs = {f.name for f in dataclasses.fields(DefaultConfig)}
     assert {k.attr for k in KEYS.values() if k.scope == "any"} == session_attrs
     assert {k.attr for k in KEYS.values() if k.scope == "default"} == default_attrs
@@ -216,3 +218,21 @@ def test_quickfix_keys_that_do_not_apply_are_accepted_and_typos_are_not() -> Non
     assert parse_config(text).sessions[0].target_comp_id == "C"
     with pytest.raises(ConfigError, match=r"sessions.cfg:4: FileStorPath: unknown key"):
         parse_config(text.replace("FileStorePath", "FileStorPath"))
+
+
+def test_session_ids_hash_equal_when_equal_and_one_per_session_config() -> None:
+    a = SessionID("FIX.4.4", "VENUE", "CLIENT1")
+    b = SessionID.parse("FIX.4.4:VENUE->CLIENT1")
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert a != SessionID("FIX.4.4", "VENUE", "CLIENT2")
+    assert pickle.loads(pickle.dumps(a)) == a and hash(copy.deepcopy(a)) == hash(a)
+    moved = dataclasses.replace(a, target_comp_id="CLIENT2")
+    assert hash(moved) == hash(SessionID("FIX.4.4", "VENUE", "CLIENT2"))
+    assert repr(a) == (
+        "SessionID(begin_string='FIX.4.4', sender_comp_id='VENUE', target_comp_id='CLIENT1')"
+    )
+    config = SessionConfig("VENUE", "CLIENT1")
+    assert config.session_id is config.session_id and config.session_id == a
+    assert dataclasses.replace(config, target_comp_id="C9").session_id == SessionID(
+        "FIX.4.4", "VENUE", "C9"
+    )
