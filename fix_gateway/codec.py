@@ -297,11 +297,12 @@ _fmt_cache_text = ""
 def format_utc_timestamp(now_ns: int) -> str:
     """UTCTimestamp with milliseconds, e.g. ``20240131-09:30:00.123``."""
     global _fmt_cache_sec, _fmt_cache_text  # noqa: PLW0603 - one-entry cache, hot path
-    sec, rem = divmod(now_ns, 1_000_000_000)
+    millis = now_ns // 1_000_000
+    sec = millis // 1000
     if sec != _fmt_cache_sec:
         _fmt_cache_text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec))
         _fmt_cache_sec = sec
-    return f"{_fmt_cache_text}.{rem // 1_000_000:03d}"
+    return "%s.%03d" % (_fmt_cache_text, millis % 1000)  # noqa: UP031 - faster than an f-string
 
 
 _parse_cache_prefix = ""

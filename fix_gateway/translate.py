@@ -114,6 +114,8 @@ class SessionRules:
 def _qty(text: str | None, tag: int, name: str) -> int | Refusal:
     if text is None:
         return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) is required")
+    if text.isascii() and text.isdigit() and text[0] != "0":  # the usual "100": no Decimal
+        return int(text)
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -401,12 +403,15 @@ def _order_fields(spec: OrderSpec, instrument: Instrument | None) -> Body:
     body: Body = []
     if spec.account:
         body.append((1, spec.account))
-    body += [(55, spec.symbol), (54, spec.side.value), (38, spec.qty), (40, spec.ord_type.value)]
+    # ._value_: Enum.value is a property, a Python call each (every ExecutionReport)
+    body += [
+        (55, spec.symbol), (54, spec.side._value_), (38, spec.qty), (40, spec.ord_type._value_)
+    ]  # fmt: skip
     if spec.price is not None:
         body.append((44, fmt(spec.price)))
     if spec.stop_price is not None:
         body.append((99, fmt(spec.stop_price)))
-    body.append((59, spec.tif.value))
+    body.append((59, spec.tif._value_))
     if spec.expire_ns is not None:
         body.append((126, format_utc_timestamp(spec.expire_ns)))
     if spec.post_only:
@@ -437,7 +442,7 @@ def _report(
     body: Body = [(37, spec.order_id), (11, cl_ord_id or spec.cl_ord_id)]
     if orig_cl_ord_id:
         body.append((41, orig_cl_ord_id))
-    body += [(17, exec_id), (150, exec_type), (39, status.value)]
+    body += [(17, exec_id), (150, exec_type), (39, status._value_)]
     body += _order_fields(spec, instrument)
     if last is not None:
         last_qty, last_px = last

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from fix_gateway import translate
 from fix_gateway.codec import parse_utc_timestamp
 from fix_gateway.translate import Refusal, SessionRules
@@ -124,3 +126,28 @@ def test_a_refused_new_order_carries_what_was_understood() -> None:
     command, refusal = translate.new_order(Fields(bad_tif), RULES, Instruments(), T)
     assert refusal == Refusal(RejectReason.INVALID_ORDER, "TimeInForce(59) 9 is not supported")
     assert command.tif is TimeInForce.DAY and command.price is None
+
+
+@pytest.mark.parametrize(
+    ("text", "qty", "refused"),
+    [
+        ("100", 100, None),
+        ("007", 7, None),
+        ("1e2", 100, None),
+        ("1.0", 1, None),
+        ("0", 0, "OrderQty(38) 0 must be positive"),
+        ("-3", 0, "OrderQty(38) -3 must be positive"),
+        ("1.5", 0, "OrderQty(38) 1.5 must be a whole number"),
+        ("²", 0, "OrderQty(38) '²' is not a number"),
+        ("", 0, "OrderQty(38) '' is not a number"),
+    ],
+)
+def test_order_quantities(text: str, qty: int, refused: str | None) -> None:
+    nos = {11: "C1", 55: "TEST", 54: "1", 38: text, 40: "2", 44: "10.05"}
+    result = translate.new_order(Fields(nos), RULES, Instruments(), T)
+    if refused is None:
+        assert isinstance(result, NewOrder) and result.qty == qty
+    else:
+        assert isinstance(result, tuple)
+        assert result[1] == Refusal(RejectReason.INVALID_QTY, refused)
+        assert result[0].qty == 0
