@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixclient import T0, client_msg, disconnected, sent
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fix_gateway.config import SessionConfig, SessionID
-from fix_gateway.log import FileLog, file_log_factory, mask
+from fix_gateway.log import FileLog, _stamp, file_log_factory, mask, message_lines, printable
 from fix_gateway.router import Router
 from fix_gateway.session import Disconnect, LoggedOn, Session, SessionState
 from fix_gateway.store import MemoryStore, MessageStore, StoreWrite
@@ -184,3 +186,36 @@ def test_memory_store_keeps_a_window_of_the_newest_messages() -> None:
     assert (restored.first_kept_seq, restored.get(1, 10)) == (3, store.get(1, 10))
     store.reset(5)
     assert (store.first_kept_seq, store.get(1, 10)) == (1, [])
+
+
+FIELDS = [b"8=FIX.4.4", b"35=A", b"554=secret", b"925=new", b"58=x554=y", b"55=\xe9t\xe9", b""]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**19), st.lists(st.sampled_from(FIELDS), max_size=6)),
+        max_size=20,
+    )
+)
+def test_message_lines_are_the_lines_of_each_message(
+    messages: list[tuple[int, list[bytes]]],
+) -> None:
+    """The batch's lines are what each message alone gives: stamp, mask, SOH as |."""
+    pairs = [(now_ns, b"\x01".join(fields) + b"\x01") for now_ns, fields in messages]
+    one_by_one = "".join(f"{_stamp(now_ns)} : {printable(raw)}\n" for now_ns, raw in pairs)
+    assert message_lines(pairs) == one_by_one.encode("latin-1")
+
+
+def test_file_log_writes_every_message_in_order_across_batches(tmp_path: Path) -> None:
+    log = FileLog(tmp_path, SessionID("FIX.4.4", "VENUE", "CLIENT1"))
+    for i in range(600):
+        raw = b"8=FIX.4.4\x0135=A\x01554=pw\x01" if i == 300 else b"8=FIX.4.4\x0134=%d\x01" % i
+        (log.on_incoming if i % 2 else log.on_outgoing)(raw, T0 + i * 1000)
+    path = tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log"
+    log.flush()  # two full batches were written on the way, the last 88 now
+    lines = path.read_text().splitlines()
+    assert len(lines) == 600
+    assert lines[1] == "20231114-22:13:20.000001 : 8=FIX.4.4|34=1|"
+    assert lines[300] == "20231114-22:13:20.000300 : 8=FIX.4.4|35=A|554=********|"
+    assert lines[599].endswith(" : 8=FIX.4.4|34=599|")
+    log.close()
