@@ -380,6 +380,8 @@ def avg_px(instrument: Instrument | None, cum_notional: int, cum_qty: int) -> st
     """The exact average price, printed with the instrument's precision plus up to 4 digits."""
     if cum_qty == 0 or instrument is None:
         return "0"
+    if cum_notional % cum_qty == 0:  # a whole number of ticks (one fill, or one price): cached
+        return instrument.format_price(cum_notional // cum_qty)
     digits = instrument.price_decimals
     value = (Decimal(cum_notional) * instrument.tick_size / cum_qty).quantize(
         Decimal(1).scaleb(-(digits + 4))

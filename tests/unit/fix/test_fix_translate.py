@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fix_gateway import translate
 from fix_gateway.codec import parse_utc_timestamp
@@ -151,3 +153,30 @@ def test_order_quantities(text: str, qty: int, refused: str | None) -> None:
         assert isinstance(result, tuple)
         assert result[1] == Refusal(RejectReason.INVALID_QTY, refused)
         assert result[0].qty == 0
+
+
+def _avg_px_reference(instrument: Instrument, cum_notional: int, cum_qty: int) -> str:
+    """The average price by Decimal arithmetic alone: the exact value quantized to the
+    instrument's precision plus 4 digits, trailing zeros dropped down to that precision."""
+    digits = instrument.price_decimals
+    value = (Decimal(cum_notional) * instrument.tick_size / cum_qty).quantize(
+        Decimal(1).scaleb(-(digits + 4))
+    )
+    whole, _, frac = f"{value:f}".partition(".")
+    frac = frac.rstrip("0").ljust(digits, "0")
+    return f"{whole}.{frac}" if frac else whole
+
+
+@given(
+    st.sampled_from(["0.01", "1", "0.05", "0.25", "0.0001", "5"]),
+    st.integers(-10**9, 10**9),
+    st.integers(1, 10**6),
+    st.booleans(),
+)
+def test_average_price_is_exact(tick: str, notional: int, qty: int, whole: bool) -> None:
+    instrument = Instrument("TEST", Decimal(tick))
+    if whole:  # the cached path: a whole number of ticks
+        notional = notional // qty * qty
+    assert translate.avg_px(instrument, notional, qty) == _avg_px_reference(
+        instrument, notional, qty
+    )
