@@ -292,17 +292,23 @@ class Framer:
 
 _fmt_cache_sec = -1
 _fmt_cache_text = ""
+_fmt_cache_ms = -1
+_fmt_cache_ms_text = ""
 
 
 def format_utc_timestamp(now_ns: int) -> str:
     """UTCTimestamp with milliseconds, e.g. ``20240131-09:30:00.123``."""
-    global _fmt_cache_sec, _fmt_cache_text  # noqa: PLW0603 - one-entry cache, hot path
+    global _fmt_cache_sec, _fmt_cache_text, _fmt_cache_ms, _fmt_cache_ms_text  # noqa: PLW0603
     millis = now_ns // 1_000_000
+    if millis == _fmt_cache_ms:  # the messages of a burst share their millisecond
+        return _fmt_cache_ms_text
     sec = millis // 1000
     if sec != _fmt_cache_sec:
         _fmt_cache_text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec))
         _fmt_cache_sec = sec
-    return "%s.%03d" % (_fmt_cache_text, millis % 1000)  # noqa: UP031 - faster than an f-string
+    _fmt_cache_ms = millis
+    _fmt_cache_ms_text = "%s.%03d" % (_fmt_cache_text, millis % 1000)  # noqa: UP031 - faster
+    return _fmt_cache_ms_text
 
 
 _parse_cache_prefix = ""

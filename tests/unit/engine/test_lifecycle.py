@@ -7,6 +7,7 @@ from typing import Any
 from venue.commands import AdvanceTime, EndOfDay, MassCancel, SetTradingStatus, StatusQuery
 from venue.events import (
     CancelRejected,
+    OrderAccepted,
     OrderCancelled,
     OrderReplaced,
     OrderRestated,
@@ -20,6 +21,8 @@ from venue.types import (
     CxlRejResponseTo,
     OrdStatus,
     OrdType,
+    Price,
+    Qty,
     Side,
     StpMode,
     TimeInForce,
@@ -475,3 +478,30 @@ def test_replace_event_fields(h: H) -> None:
     assert isinstance(ev, OrderReplaced)
     assert (ev.spec.qty, ev.spec.price, ev.spec.entered_ns, ev.spec.order_id) == (7, 99, 1, 1)
     assert (ev.cum_qty, ev.leaves_qty, ev.cum_notional, ev.priority_kept) == (0, 7, 0, False)
+
+
+def test_a_replace_changes_exactly_the_requested_fields(h: H) -> None:
+    """The new spec is built positionally (the engine's fast constructor): every field of
+    the old one carried over, the replaced ones changed, nothing else moved."""
+    from dataclasses import replace
+
+    from venue.commands import NewOrder, ReplaceOrder
+
+    new = NewOrder(
+        ts_ns=h.tick(), owner="A", cl_ord_id="o1", symbol="AAA", side=Side.SELL,
+        ord_type=OrdType.LIMIT, qty=Qty(40), price=Price(120), tif=TimeInForce.GTD,
+        expire_ns=10**12, account="ACC7", display_qty=Qty(10), stp_group="G7",
+        stp_mode=StpMode.CANCEL_RESTING,
+    )  # fmt: skip
+    (accepted,) = h.raw(new)
+    assert isinstance(accepted, OrderAccepted)
+    replace_cmd = ReplaceOrder(
+        ts_ns=h.tick(), owner="A", cl_ord_id="o2", orig_cl_ord_id="o1", qty=Qty(30),
+        price=Price(121), display_qty=Qty(5), tif=TimeInForce.GTD, expire_ns=2 * 10**12,
+    )  # fmt: skip
+    events = h.raw(replace_cmd)
+    (replaced,) = events
+    assert isinstance(replaced, OrderReplaced)
+    assert replaced.spec == replace(
+        accepted.spec, cl_ord_id="o2", qty=30, price=121, display_qty=5, expire_ns=2 * 10**12
+    )

@@ -180,6 +180,19 @@ def test_encoder_poss_dup() -> None:
 
 def test_timestamps() -> None:
     assert format_utc_timestamp(T0 + 123_456_789) == "20231114-22:13:20.123"
+    # the same millisecond, the next, the next second, back, a day later: the caches follow
+    stamps = [
+        format_utc_timestamp(T0 + ns)
+        for ns in (123_999_999, 124_000_000, 1_000_000_000, -1, 123_000_000, 86_400 * 10**9)
+    ]
+    assert stamps == [
+        "20231114-22:13:20.123",
+        "20231114-22:13:20.124",
+        "20231114-22:13:21.000",
+        "20231114-22:13:19.999",
+        "20231114-22:13:20.123",
+        "20231115-22:13:20.000",
+    ]
     assert parse_utc_timestamp("20231114-22:13:20.123") == T0 + 123_000_000
     assert parse_utc_timestamp("20231114-22:13:20") == T0
     assert parse_utc_timestamp("20231114-22:13:20.123456") == T0 + 123_456_000
