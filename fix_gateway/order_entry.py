@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fix_gateway import translate
-from fix_gateway.codec import Message, OutBody, encode_body
+from fix_gateway.codec import EncodedBody, Message, OutBody, encode_body
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.translate import Body, Refusal, SessionRules
 from venue.commands import CancelOrder, Command, NewOrder, RejectOrder
@@ -165,7 +165,7 @@ class OrderEntry:
             "H": self._status,
             "q": self._mass_cancel,
         }
-        self._order_report: dict[type, Callable[[Any, Instrument | None], Body]] = {
+        self._order_report: dict[type, Callable[[Any, Instrument | None], OutBody]] = {
             OrderAccepted: translate.accepted,
             OrderCancelled: translate.cancelled,
             OrderReplaced: translate.replaced,
@@ -411,12 +411,12 @@ class OrderEntry:
     def _on_mass_cancel_done(self, ev: MassCancelDone) -> None:
         self._to_owner(ev.owner, "r", translate.mass_cancel_report(ev))
 
-    def _to_owner(self, owner: str, msg_type: str, body: Body) -> None:
+    def _to_owner(self, owner: str, msg_type: str, body: OutBody) -> None:
         owner_id = self._ids.get(owner)
         if owner_id is not None:
             self._send(owner_id, msg_type, body)
 
-    def _report(self, owner: str, account: str, body: Body) -> None:
+    def _report(self, owner: str, account: str, body: OutBody) -> None:
         owner_id = self._ids.get(owner)
         copies: list[SessionID] = []
         if self._drop_copies:  # most venues have none: no list built per report
@@ -429,7 +429,8 @@ class OrderEntry:
             if owner_id is not None:
                 self._send(owner_id, "8", body)
             return
-        encoded = encode_body(body)  # once for the owner and every copy (headers differ)
+        # once for the owner and every copy (headers differ)
+        encoded = body if isinstance(body, EncodedBody) else encode_body(body)
         if owner_id is not None:
             self._send(owner_id, "8", encoded)
         for copy_id in copies:

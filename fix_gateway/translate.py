@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from fix_gateway.codec import format_utc_timestamp, parse_utc_timestamp
+from fix_gateway.codec import EncodedBody, OutBody, format_utc_timestamp, parse_utc_timestamp
 from venue.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder, StatusQuery
 from venue.drafts import fast_constructor
 from venue.events import (
@@ -400,29 +400,29 @@ def _status(cum: int, leaves: int) -> OrdStatus:
     return OrdStatus.PARTIALLY_FILLED if cum > 0 else OrdStatus.NEW
 
 
-def _order_fields(spec: OrderSpec, instrument: Instrument | None) -> Body:
+def _order_fields(spec: OrderSpec, instrument: Instrument | None) -> str:
+    """The order's own fields of an ExecutionReport, encoded (``tag=value<SOH>``...)."""
     fmt = instrument.format_price if instrument is not None else str
-    body: Body = []
-    if spec.account:
-        body.append((1, spec.account))
     # ._value_: Enum.value is a property, a Python call each (every ExecutionReport)
-    body += [
-        (55, spec.symbol), (54, spec.side._value_), (38, spec.qty), (40, spec.ord_type._value_)
-    ]  # fmt: skip
+    text = f"1={spec.account}\x01" if spec.account else ""
+    text += (
+        f"55={spec.symbol}\x0154={spec.side._value_}\x0138={spec.qty}"
+        f"\x0140={spec.ord_type._value_}\x01"
+    )
     if spec.price is not None:
-        body.append((44, fmt(spec.price)))
+        text += f"44={fmt(spec.price)}\x01"
     if spec.stop_price is not None:
-        body.append((99, fmt(spec.stop_price)))
-    body.append((59, spec.tif._value_))
+        text += f"99={fmt(spec.stop_price)}\x01"
+    text += f"59={spec.tif._value_}\x01"
     if spec.expire_ns is not None:
-        body.append((126, format_utc_timestamp(spec.expire_ns)))
+        text += f"126={format_utc_timestamp(spec.expire_ns)}\x01"
     if spec.post_only:
-        body.append((18, "6"))
+        text += "18=6\x01"
     if spec.min_qty is not None:
-        body.append((110, spec.min_qty))
+        text += f"110={spec.min_qty}\x01"
     if spec.display_qty is not None:
-        body.append((111, spec.display_qty))
-    return body
+        text += f"111={spec.display_qty}\x01"
+    return text
 
 
 def _report(
@@ -440,27 +440,31 @@ def _report(
     orig_cl_ord_id: str | None = None,
     last: tuple[int, int] | None = None,
     text: str | None = None,
-) -> Body:
-    body: Body = [(37, spec.order_id), (11, cl_ord_id or spec.cl_ord_id)]
+    liquidity: str | None = None,
+) -> EncodedBody:
+    """An ExecutionReport's body, encoded here at once (the commonest message the venue
+    sends: a string built in place, not a list of fields encoded after)."""
+    body = f"37={spec.order_id}\x0111={cl_ord_id or spec.cl_ord_id}\x01"
     if orig_cl_ord_id:
-        body.append((41, orig_cl_ord_id))
-    body += [(17, exec_id), (150, exec_type), (39, status._value_)]
+        body += f"41={orig_cl_ord_id}\x01"
+    body += f"17={exec_id}\x01150={exec_type}\x0139={status._value_}\x01"
     body += _order_fields(spec, instrument)
     if last is not None:
         last_qty, last_px = last
-        body += [(32, last_qty), (31, instrument.format_price(last_px) if instrument else last_px)]
-    body += [
-        (151, leaves),
-        (14, cum),
-        (6, avg_px(instrument, notional, cum)),
-        (60, format_utc_timestamp(ts_ns)),
-    ]
+        price = instrument.format_price(last_px) if instrument else last_px
+        body += f"32={last_qty}\x0131={price}\x01"
+    body += (
+        f"151={leaves}\x0114={cum}\x016={avg_px(instrument, notional, cum)}"
+        f"\x0160={format_utc_timestamp(ts_ns)}\x01"
+    )
     if text:
-        body.append((58, text))
-    return body
+        body += f"58={text}\x01"
+    if liquidity is not None:
+        body += f"851={liquidity}\x01"
+    return EncodedBody(body)
 
 
-def accepted(ev: OrderAccepted, instrument: Instrument | None) -> Body:
+def accepted(ev: OrderAccepted, instrument: Instrument | None) -> EncodedBody:
     spec = ev.spec
     return _report(spec, instrument, str(ev.seq), "0", OrdStatus.NEW, 0, spec.qty, 0, ev.ts_ns)
 
@@ -494,11 +498,11 @@ def rejected(ev: OrderRejected, instrument: Instrument | None) -> Body:
     return body
 
 
-def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> Body:
+def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> EncodedBody:
     """The ExecutionReport of one side of a trade (ExecType F)."""
     spec = side.spec
     suffix = "B" if spec.side is Side.BUY else "S"
-    body = _report(
+    return _report(
         spec,
         instrument,
         f"{ev.seq}{suffix}",
@@ -509,13 +513,12 @@ def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> Body:
         side.cum_notional,
         ev.ts_ns,
         last=(ev.qty, ev.price),
+        # LastLiquidityInd(851): 1 added liquidity (resting), 2 removed it (aggressor)
+        liquidity="2" if spec.side is ev.aggressor else "1",
     )
-    # LastLiquidityInd(851): 1 added liquidity (resting), 2 removed liquidity (aggressor).
-    body.append((851, "2" if spec.side is ev.aggressor else "1"))
-    return body
 
 
-def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> Body:
+def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> EncodedBody:
     spec = ev.spec
     requested = ev.cl_ord_id != spec.cl_ord_id
     return _report(
@@ -534,7 +537,7 @@ def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> Body:
     )
 
 
-def replaced(ev: OrderReplaced, instrument: Instrument | None) -> Body:
+def replaced(ev: OrderReplaced, instrument: Instrument | None) -> EncodedBody:
     status = _status(ev.cum_qty, ev.leaves_qty)
     return _report(
         ev.spec,
@@ -550,7 +553,7 @@ def replaced(ev: OrderReplaced, instrument: Instrument | None) -> Body:
     )
 
 
-def restated(ev: OrderRestated, instrument: Instrument | None) -> Body:
+def restated(ev: OrderRestated, instrument: Instrument | None) -> EncodedBody:
     """ExecType D: the venue reduced the order (self-trade prevention, decrement)."""
     return _report(
         ev.spec,
@@ -566,7 +569,7 @@ def restated(ev: OrderRestated, instrument: Instrument | None) -> Body:
     )
 
 
-def expired(ev: OrderExpired, instrument: Instrument | None) -> Body:
+def expired(ev: OrderExpired, instrument: Instrument | None) -> EncodedBody:
     return _report(
         ev.spec,
         instrument,
@@ -580,7 +583,7 @@ def expired(ev: OrderExpired, instrument: Instrument | None) -> Body:
     )
 
 
-def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> Body:
+def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> OutBody:
     if ev.spec is None:
         body: Body = [
             (37, "NONE"),

@@ -180,3 +180,37 @@ def test_average_price_is_exact(tick: str, notional: int, qty: int, whole: bool)
     assert translate.avg_px(instrument, notional, qty) == _avg_px_reference(
         instrument, notional, qty
     )
+
+
+def test_execution_report_bodies_field_by_field() -> None:
+    """The bodies are encoded in place: every field, in order, for a fill with every
+    optional order field set, and for an acceptance."""
+    from venue.engine import MatchingEngine
+    from venue.events import OrderAccepted, Trade
+
+    instrument = Instrument("TEST", Decimal("0.01"))
+    engine = MatchingEngine([instrument])
+    sell = NewOrder(
+        ts_ns=T, owner="S", cl_ord_id="s1", symbol="TEST", side=Side.SELL,
+        ord_type=OrdType.LIMIT, qty=Qty(40), price=Price(1005), tif=TimeInForce.GTD,
+        expire_ns=T + 10**12, account="ACC7", display_qty=Qty(10), post_only=True,
+    )  # fmt: skip
+    (accepted,) = engine.handle(sell)
+    assert isinstance(accepted, OrderAccepted)
+    buy = NewOrder(
+        ts_ns=T + 5_000_000, owner="B", cl_ord_id="b1", symbol="TEST", side=Side.BUY,
+        ord_type=OrdType.LIMIT, qty=Qty(7), price=Price(1010),
+    )  # fmt: skip
+    trade = next(e for e in engine.handle(buy) if isinstance(e, Trade))
+    order = (
+        "1=ACC7\x0155=TEST\x0154=2\x0138=40\x0140=2\x0144=10.05\x0159=6"
+        "\x01126=20231114-22:30:00.000\x0118=6\x01111=10\x01"
+    )
+    assert translate.accepted(accepted, instrument) == (
+        f"37={accepted.spec.order_id}\x0111=s1\x0117={accepted.seq}\x01150=0\x0139=0\x01{order}"
+        "151=40\x0114=0\x016=0\x0160=20231114-22:13:20.000\x01"
+    )
+    assert translate.fill(trade, trade.sell, instrument) == (
+        f"37={accepted.spec.order_id}\x0111=s1\x0117={trade.seq}S\x01150=F\x0139=1\x01{order}"
+        "32=7\x0131=10.05\x01151=33\x0114=7\x016=10.05\x0160=20231114-22:13:20.005\x01851=1\x01"
+    )
