@@ -100,6 +100,18 @@ class SymbolSpec:
             return f"{ticks // scale}.{ticks % scale:0{self.decimals}d}"
         return f"{(self.tick * ticks).quantize(Decimal(1).scaleb(-self.decimals)):f}"
 
+    def formatter(self) -> Callable[[int], str]:
+        """:meth:`fmt` with the instrument's case decided once (the generator prices every
+        order it sends; deciding it per call built a Decimal each time)."""
+        if self.decimals and self.tick == Decimal(1).scaleb(-self.decimals):
+            scale, width = 10**self.decimals, self.decimals
+
+            def fmt(ticks: int) -> str:
+                return f"{ticks // scale}.{ticks % scale:0{width}d}"
+
+            return fmt
+        return self.fmt
+
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
@@ -211,7 +223,7 @@ class _Client(asyncio.Protocol):
         self.amends: dict[str, tuple[str, _Order, int]] = {}  # G ClOrdID -> (orig, order, px)
         self.out: list[bytes] = []
         self.window = asyncio.Event()  # closed loop: set when an answer frees a slot
-        self.fmt = [s.fmt for s in cfg.symbols]
+        self.fmt = [s.formatter() for s in cfg.symbols]
 
     # -- transport --------------------------------------------------------------------------
 
