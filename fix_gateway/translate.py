@@ -187,8 +187,9 @@ def new_order(
     qty_or = _qty(msg.get(38), 38, "OrderQty")
     qty = Qty(qty_or) if isinstance(qty_or, int) else Qty(0)
 
-    def refused(refusal: Refusal) -> tuple[NewOrder, Refusal]:
+    def refused(why: Refusal | RejectReason, text: str = "") -> tuple[NewOrder, Refusal]:
         """The best-effort command for the rejection's ExecutionReport, and the refusal."""
+        refusal = why if isinstance(why, Refusal) else Refusal(why, text)
         return _new_order(
             now_ns, owner, cl_ord_id, symbol, side, ord_type, qty, None, None,
             tif or TimeInForce.DAY, None, account, None, post_only, None, stp_group, stp_mode,
@@ -197,68 +198,51 @@ def new_order(
     if isinstance(qty_or, Refusal):
         return refused(qty_or)
     if side_text not in _SIDES:
-        return refused(
-            Refusal(RejectReason.INVALID_ORDER, f"Side(54) {side_text} is not supported")
-        )
+        return refused(RejectReason.INVALID_ORDER, f"Side(54) {side_text} is not supported")
     if type_text not in _ORD_TYPES:
-        return refused(
-            Refusal(RejectReason.INVALID_ORDER, f"OrdType(40) {type_text} is not supported")
-        )
+        return refused(RejectReason.INVALID_ORDER, f"OrdType(40) {type_text} is not supported")
     if tif is None:
-        return refused(
-            Refusal(RejectReason.INVALID_ORDER, f"TimeInForce(59) {tif_text} is not supported")
-        )
+        return refused(RejectReason.INVALID_ORDER, f"TimeInForce(59) {tif_text} is not supported")
     unsupported = [flag for flag in flags if flag != "6"]
     if unsupported:
+        flags_text = " ".join(unsupported)
         return refused(
-            Refusal(
-                RejectReason.INVALID_ORDER,
-                f"ExecInst(18) {' '.join(unsupported)} is not supported (only 6, post-only)",
-            )
+            RejectReason.INVALID_ORDER,
+            f"ExecInst(18) {flags_text} is not supported (only 6, post-only)",
         )
     instrument = instruments.instrument(symbol)
     if instrument is None:
-        return refused(Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}"))
+        return refused(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
 
     price: Price | None = None
     stop_price: Price | None = None
     price_text, stop_text = msg.get(44), msg.get(99)
     if ord_type is OrdType.LIMIT or ord_type is OrdType.STOP_LIMIT:
         if price_text is None:
-            return refused(
-                Refusal(RejectReason.INVALID_PRICE, "Price(44) is required for a limit order")
-            )
+            return refused(RejectReason.INVALID_PRICE, "Price(44) is required for a limit order")
         p = _price(price_text, 44, "Price", instrument)
         if isinstance(p, Refusal):
             return refused(p)
         price = p
     elif price_text is not None:
         return refused(
-            Refusal(
-                RejectReason.INVALID_PRICE, "Price(44) is not allowed on a market or stop order"
-            )
+            RejectReason.INVALID_PRICE, "Price(44) is not allowed on a market or stop order"
         )
     if ord_type is OrdType.STOP or ord_type is OrdType.STOP_LIMIT:
         if stop_text is None:
-            return refused(
-                Refusal(RejectReason.INVALID_PRICE, "StopPx(99) is required for a stop order")
-            )
+            return refused(RejectReason.INVALID_PRICE, "StopPx(99) is required for a stop order")
         sp = _price(stop_text, 99, "StopPx", instrument)
         if isinstance(sp, Refusal):
             return refused(sp)
         stop_price = sp
     elif stop_text is not None:
-        return refused(
-            Refusal(RejectReason.INVALID_PRICE, "StopPx(99) is only allowed on stop orders")
-        )
+        return refused(RejectReason.INVALID_PRICE, "StopPx(99) is only allowed on stop orders")
 
     expire_ns = _expiry(msg)
     if isinstance(expire_ns, Refusal):
         return refused(expire_ns)
     if tif is TimeInForce.GTD and expire_ns is None:
-        return refused(
-            Refusal(RejectReason.INVALID_ORDER, "GTD needs ExpireTime(126) or ExpireDate(432)")
-        )
+        return refused(RejectReason.INVALID_ORDER, "GTD needs ExpireTime(126) or ExpireDate(432)")
     if tif is not TimeInForce.GTD:
         expire_ns = None
 
