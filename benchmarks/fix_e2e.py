@@ -9,9 +9,10 @@ sustained orders/s and NewOrderSingle round-trip latency, for each combination o
 * store: SQLite file, a fresh PostgreSQL database (created and dropped), none;
 * market data: MQTT publishing on (mqtt://127.0.0.1:1883) and off;
 
-with the venue process's CPU% (utime+stime from /proc/<pid>/stat over the sending window) and
-the generator's. A fresh venue is started for every run. Optionally, the time to restart a
-venue holding N resting orders after SIGKILL, back to trading.
+with the venue process's CPU% (utime+stime from /proc/<pid>/stat over the sending window, all
+its threads), its main thread's alone (the event loop: below 100 % it waited for something,
+e.g. a commit) and the generator's. A fresh venue is started for every run. Optionally, the
+time to restart a venue holding N resting orders after SIGKILL, back to trading.
 
     python benchmarks/fix_e2e.py                                  # everything, 10 s per run
     python benchmarks/fix_e2e.py --loads closed --stores sqlite --mqtt on --duration 5
@@ -85,9 +86,10 @@ def children(parent: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat."""
-    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (all its threads), or of its thread ``tid``, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = stat_fields(Path(path))
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
@@ -257,14 +259,20 @@ def sim_config(vp: VenueProcess, **options: Any) -> SimConfig:
 
 
 async def measure(vp: VenueProcess, config: SimConfig) -> dict[str, Any]:
-    marks: dict[str, tuple[float, float, float]] = {}
+    marks: dict[str, tuple[float, float, float, float]] = {}
 
     def on_window(what: str) -> None:
-        marks[what] = (time.perf_counter(), cpu_seconds(vp.pid), children_cpu_seconds(vp.pid))
+        marks[what] = (
+            time.perf_counter(),
+            cpu_seconds(vp.pid),
+            cpu_seconds(vp.pid, vp.pid),  # the main thread: the event loop
+            children_cpu_seconds(vp.pid),
+        )
 
     summary = await Simulation(config, on_window=on_window).run()
-    (t0, c0, w0), (t1, c1, w1) = marks["start"], marks["stop"]
+    (t0, c0, l0, w0), (t1, c1, l1, w1) = marks["start"], marks["stop"]
     summary["venue_cpu_pct"] = round(100.0 * (c1 - c0) / (t1 - t0), 1)
+    summary["loop_cpu_pct"] = round(100.0 * (l1 - l0) / (t1 - t0), 1)
     summary["writer_cpu_pct"] = round(100.0 * (w1 - w0) / (t1 - t0), 1)
     return summary
 
@@ -384,7 +392,8 @@ def run_configurations(
         print(f"{load:6} {store:8} mqtt={'on ' if mqtt else 'off'} "
               f"{s['orders_per_s']:>9,.0f} orders/s {s['new_orders_per_s']:>8,.0f} NOS/s "
               f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p999'])} ms "
-              f"venue {s['venue_cpu_pct']:.0f}% writer {s['writer_cpu_pct']:.0f}% "
+              f"venue {s['venue_cpu_pct']:.0f}% (loop {s['loop_cpu_pct']:.0f}%) "
+              f"writer {s['writer_cpu_pct']:.0f}% "
               f"gen {s['generator_cpu_pct']:.0f}% "
               f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
         if args.json:
@@ -430,8 +439,8 @@ def main() -> None:
     if rows:
         print()
         print("| load | store | MQTT | orders/s | NOS/s | NOS p50 ms | p99 ms | p99.9 ms "
-              "| venue CPU | writer CPU | generator CPU |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| venue CPU | loop CPU | writer CPU | generator CPU |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in rows:
             lat = s["latency_ms"]["new_order"]
             load = (f"closed W={s['in_flight']}x{len(s['sessions'])}" if s["load"] == "closed"
@@ -439,7 +448,8 @@ def main() -> None:
             print(f"| {load} | {s['store']} | {'on' if s['mqtt'] else 'off'} "
                   f"| {s['orders_per_s']:,.0f} | {s['new_orders_per_s']:,.0f} | {fmt(lat['p50'])} "
                   f"| {fmt(lat['p99'])} | {fmt(lat['p999'])} | {s['venue_cpu_pct']:.0f}% "
-                  f"| {s['writer_cpu_pct']:.0f}% | {s['generator_cpu_pct']:.0f}% |")
+                  f"| {s['loop_cpu_pct']:.0f}% | {s['writer_cpu_pct']:.0f}% "
+                  f"| {s['generator_cpu_pct']:.0f}% |")
     print_ratios(rows)
     if args.restart:
         for store in args.restart_stores.split(","):

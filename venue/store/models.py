@@ -62,8 +62,7 @@ class EventRow(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index(None, "owner", "cl_ord_id"),
-        Index(None, "order_id"),
+        Index(None, "owner", "cl_ord_id"),  # "has this owner used this ClOrdID"
         Index(None, "ts_ns"),  # the day's events, for reports
     )
 
@@ -78,13 +77,14 @@ class EventRow(Base):
 
 
 class OrderRow(Base):
-    """Current state of every order ever accepted (upserted from events)."""
+    """Current state of every order ever accepted (upserted from events).
+
+    Only the primary key is indexed: each group commit updates the rows of the orders it
+    touched, and every secondary index would add pages to each commit (see migration
+    0002); queries by owner, symbol or status scan the table.
+    """
 
     __tablename__ = "orders"
-    __table_args__ = (
-        Index(None, "owner", "cl_ord_id"),
-        Index(None, "symbol", "status"),
-    )
 
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     owner: Mapped[str] = mapped_column(String(200))

@@ -1121,12 +1121,8 @@ class Store:
             return True
 
         async def read(conn: AsyncConnection) -> bool:
-            o, e = _orders.c, _events.c
-            hit = await conn.scalar(
-                select(o.order_id).where(o.owner == owner, o.cl_ord_id == cl_ord_id).limit(1)
-            )
-            if hit is not None:
-                return True
+            # every ClOrdID an order ever had is on one of its events (accepted, replaced)
+            e = _events.c
             hit = await conn.scalar(
                 select(e.seq).where(e.owner == owner, e.cl_ord_id == cl_ord_id).limit(1)
             )

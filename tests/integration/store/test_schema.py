@@ -87,3 +87,40 @@ async def test_foreign_database_is_refused(db_url: str) -> None:
         await Store.open(db_url)
     with pytest.raises(SchemaError, match="not a venue database"):
         await upgrade(db_url)
+
+
+async def _index_names(url: str) -> set[str]:
+    engine = make_engine(url)
+
+    def names(conn: Connection) -> set[str]:
+        from sqlalchemy import inspect
+
+        inspector = inspect(conn)
+        return {ix["name"] for table in ("events", "orders") for ix in inspector.get_indexes(table)}
+
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(names)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(db_url: str) -> None:
+    await upgrade(db_url, "0001_initial")
+    assert "ix_orders_symbol_status" in await _index_names(db_url)
+    await _execute(
+        db_url,
+        "INSERT INTO commands (cmd_no, ts_ns, kind, payload) VALUES (1, 5, 'new_order', '{}')",
+    )
+    status = await inspect_schema(db_url)
+    assert (status.state, status.revision) == (SchemaState.OLDER, "0001_initial")
+    with pytest.raises(SchemaError, match="older revision 0001_initial"):
+        await Store.open(db_url, create=False)
+
+    store = await Store.open(db_url)  # migrates
+    try:
+        assert await store.last_cmd_no() == 1
+    finally:
+        await store.close()
+    assert await check_schema(db_url) == head_revision() == "0002_fewer_write_indexes"
+    assert await _index_names(db_url) == {"ix_events_owner_cl_ord_id", "ix_events_ts_ns"}
