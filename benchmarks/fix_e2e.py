@@ -260,6 +260,7 @@ def sim_config(vp: VenueProcess, **options: Any) -> SimConfig:
 
 async def measure(vp: VenueProcess, config: SimConfig) -> dict[str, Any]:
     marks: dict[str, tuple[float, float, float, float]] = {}
+    stores: dict[str, dict[str, Any] | None] = {}
 
     def on_window(what: str) -> None:
         marks[what] = (
@@ -268,13 +269,31 @@ async def measure(vp: VenueProcess, config: SimConfig) -> dict[str, Any]:
             cpu_seconds(vp.pid, vp.pid),  # the main thread: the event loop
             children_cpu_seconds(vp.pid),
         )
+        stores[what] = call(vp.sock, "status", timeout=5.0)["store_stats"]
 
     summary = await Simulation(config, on_window=on_window).run()
     (t0, c0, l0, w0), (t1, c1, l1, w1) = marks["start"], marks["stop"]
     summary["venue_cpu_pct"] = round(100.0 * (c1 - c0) / (t1 - t0), 1)
     summary["loop_cpu_pct"] = round(100.0 * (l1 - l0) / (t1 - t0), 1)
     summary["writer_cpu_pct"] = round(100.0 * (w1 - w0) / (t1 - t0), 1)
+    summary["commits"] = commit_figures(stores["start"], stores["stop"])
     return summary
+
+
+def commit_figures(
+    before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, float] | None:
+    """Group commits in the window: transactions/s, commands per transaction, mean ms."""
+    if before is None or after is None:
+        return None
+    transactions = after["transactions"] - before["transactions"]
+    if transactions <= 0:
+        return None
+    return {
+        "transactions": transactions,
+        "commands_per_transaction": (after["commands"] - before["commands"]) / transactions,
+        "commit_ms": 1e3 * (after["commit_seconds"] - before["commit_seconds"]) / transactions,
+    }
 
 
 def run_loop(coro: Any) -> Any:
@@ -356,6 +375,14 @@ def fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def commits_text(s: dict[str, Any]) -> str:
+    c = s.get("commits")
+    if not c:
+        return ""
+    return (f" commits {c['transactions']:,} ({c['commands_per_transaction']:.1f} commands, "
+            f"{c['commit_ms']:.2f} ms each)")
+
+
 def print_ratios(rows: list[dict[str, Any]]) -> None:
     """Each durable closed-loop run against the run without a store of its round and MQTT."""
     base = {(s["round"], s["mqtt"]): s["orders_per_s"] for s in rows
@@ -395,7 +422,7 @@ def run_configurations(
               f"venue {s['venue_cpu_pct']:.0f}% (loop {s['loop_cpu_pct']:.0f}%) "
               f"writer {s['writer_cpu_pct']:.0f}% "
               f"gen {s['generator_cpu_pct']:.0f}% "
-              f"trades {s['trades']:,} unanswered {s['unanswered']}", flush=True)
+              f"trades {s['trades']:,} unanswered {s['unanswered']}{commits_text(s)}", flush=True)
         if args.json:
             print(json.dumps(s), flush=True)
     return rows

@@ -482,6 +482,7 @@ class Venue:
             "instruments": len(self.engine.instruments()),
             "live_orders": self.engine.live_order_count(),
             "next_event_seq": self.engine.next_seq,
+            "store_stats": None if self.store is None else asdict(self.store.stats),
         }
 
     def _session_id(self, args: dict[str, Any]) -> SessionID:

@@ -15,6 +15,7 @@ import pytest
 from support.procs import free_port, sessions_cfg, venue_run_cmd
 from typer.testing import CliRunner
 
+from venue.admin import call
 from venue.cli import app
 
 runner = CliRunner()
@@ -212,6 +213,23 @@ async def test_orders_list_and_cancel(venue_proc: VenueProcess) -> None:
     assert cli_json(venue_proc, "orders", "list") == []
     result = cli(venue_proc, "orders", "cancel", str(row["order_id"]), code=1)
     assert f"no live order {row['order_id']}" in stderr_of(result)
+
+
+@pytest.mark.quickfix
+async def test_status_counts_the_group_commits(venue_proc: VenueProcess) -> None:
+    before = call(venue_proc.sock, "status", timeout=2.0)["store_stats"]
+    client = venue_proc.client("CLIA")
+    await client.start()
+    client.order("S1", "TEST", "1", 5, "99.00")
+    ack = await client.next_app()
+    assert (ack[35], ack[150]) == ("8", "0")
+    after = call(venue_proc.sock, "status", timeout=2.0)["store_stats"]
+    assert after["commands"] == before["commands"] + 1  # the NewOrderSingle
+    assert after["events"] == before["events"] + 1  # its acceptance
+    assert after["fix_messages"] >= before["fix_messages"] + 2  # Logon answer, ER
+    assert after["transactions"] > before["transactions"]
+    assert after["commit_seconds"] > before["commit_seconds"]
+    assert after["failed_commits"] == before["failed_commits"] == 0
 
 
 # -- no venue / broken startup ----------------------------------------------------------------
