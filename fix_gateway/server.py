@@ -13,7 +13,10 @@ end of the turn.
 A turn can be long: one read may hold a hundred orders, milliseconds of matching. Every
 ``POLL_EVERY`` application messages the acceptor calls the ``commit_poll`` if one was given,
 so that an earlier turn whose commit completed meanwhile has its bytes written at once instead
-of after this turn: its client gets its ExecutionReports sooner and answers sooner.
+of after this turn: its client gets its ExecutionReports sooner and answers sooner. When the
+poll answers that the store is idle, the acceptor hands what the turn produced so far to the
+barrier there and then, so the store starts committing it instead of waiting for the end of
+the turn; the rest of the turn goes to the barrier at its end, as usual.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ StoreFactory = Callable[[SessionConfig], MessageStore]
 CommitBarrier = Callable[[Callable[[], None]], None]
 """Called at the end of a loop turn with what writes the turn's bytes; calls it once the
 turn's store writes are durable, the calls' callbacks in the order of the calls."""
+CommitPoll = Callable[[], bool]
+"""Runs the barrier's callbacks of commits already completed, without waiting; True when
+the store is idle (a barrier call now would start its commit at once)."""
 MessageLoader = Callable[[SessionID, int, int], Awaitable[list[tuple[int, bytes]]]]
 
 POLL_EVERY = 8
@@ -104,7 +110,9 @@ class FixAcceptor:
         commit_barrier: given what writes each batch of outbound bytes, calls it once the
             batch's store writes are durable.
         commit_poll: runs the barrier's callbacks of commits already completed, without
-            waiting; called every ``POLL_EVERY`` application messages of a turn.
+            waiting; called every ``POLL_EVERY`` application messages of a turn. When it
+            returns True (the store is idle), what the turn produced so far goes to the
+            barrier at once.
         message_loader: reads stored outbound messages ``begin..end`` of a session, for a
             ResendRequest older than its store keeps in memory (without one, those are
             gap-filled).
@@ -120,7 +128,7 @@ class FixAcceptor:
         log_factory: LogFactory = null_log_factory,
         *,
         commit_barrier: CommitBarrier | None = None,
-        commit_poll: Callable[[], None] | None = None,
+        commit_poll: CommitPoll | None = None,
         message_loader: MessageLoader | None = None,
         clock: Callable[[], int] = time.time_ns,
         tick: float = 0.1,
@@ -342,7 +350,8 @@ class FixAcceptor:
                     if not self._until_poll:
                         self._until_poll = POLL_EVERY
                         try:
-                            self._commit_poll()
+                            if self._commit_poll() and self._outbox:
+                                self._hand_over()  # the store is idle: commit this much now
                         except Exception:  # the turn's messages are handled regardless
                             logger.exception("commit poll failed")
                 if session is not None:
@@ -412,6 +421,10 @@ class FixAcceptor:
         (at once without a barrier). What is sent meanwhile belongs to the next batch (its
         store writes are not in this commit) and waits for the next callback."""
         self._flush_scheduled = False
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the barrier what was produced since the last hand-over."""
         outbox, self._outbox = self._outbox, {}
         closing, self._closing_after_flush = self._closing_after_flush, []
         if self._barrier is None:

@@ -596,12 +596,19 @@ class Store:
 
     # --- group commit --------------------------------------------------------------------------
 
-    def poll_commits(self) -> None:
+    def poll_commits(self) -> bool:
         """Complete, now, the commits whose outcome has already arrived (SQLite writer
         process): their ``commit_then`` callbacks run inside the caller's loop turn. A no-op
-        for the other databases, whose outcome comes through a task."""
-        if self._writer is not None:
-            self._writer.poll()
+        for the other databases, whose outcome comes through a task.
+
+        Returns True when a ``commit_then`` now would start its transaction at once (the
+        SQLite writer process is idle): the caller may commit what it has so far instead of
+        letting the writer wait for the end of its turn."""
+        writer = self._writer
+        if writer is None:
+            return False
+        writer.poll()
+        return self._inflight_batch is None and writer.ready
 
     def commit_then(self, done: Committed) -> None:
         """Call ``done`` once everything buffered before this call is durable: with None,

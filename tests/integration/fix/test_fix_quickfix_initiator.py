@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -325,12 +326,46 @@ async def test_a_long_turn_polls_the_commit_barrier_every_few_messages(
         await acceptor.stop(timeout=0.5)
 
 
+@pytest.mark.parametrize("idle", [True, False])
+async def test_an_idle_store_gets_what_a_long_turn_produced_so_far(
+    tmp_path: Path, venue_config: VenueConfig, idle: bool
+) -> None:
+    """When commit_poll answers that the store is idle, the ExecutionReports of the turn so
+    far go to the barrier at that poll, not at the end of the turn; when it is busy, the
+    turn's bytes go to the barrier once, at the end."""
+    app = EchoApp()
+    handed: list[int] = []  # application messages seen when the barrier was called
+
+    def barrier(write: Callable[[], None]) -> None:
+        handed.append(len(app.messages))
+        write()
+
+    acceptor = FixAcceptor(
+        venue_config, app, tick=0.05, commit_barrier=barrier, commit_poll=lambda: idle
+    )
+    app.acceptor = acceptor
+    await acceptor.start()
+    client = start_client(tmp_path, acceptor.port, "CLIENT5")
+    try:
+        await wait_event(client.application.logged_on)
+        await asyncio.sleep(0.1)
+        handed.clear()
+        orders = POLL_EVERY + 4
+        for n in range(1, orders + 1):
+            send_order(client, f"T{n}")
+        time.sleep(0.3)  # the loop is held: every order arrives before the next read
+        await until(lambda: len(app.messages) == orders)
+        await wait_for(client.application.app, lambda m: f"|11=T{orders}|" in m)
+        assert handed == ([POLL_EVERY - 1, orders] if idle else [orders])
+    finally:
+        await client.close()
+        await acceptor.stop(timeout=0.5)
+
+
 async def test_unknown_comp_id_refused(tmp_path: Path, venue: tuple[FixAcceptor, EchoApp]) -> None:
     acceptor, _ = venue
     reader, writer = await asyncio.open_connection("127.0.0.1", acceptor.port)
     try:
-        import time
-
         from fix_gateway.codec import encode_raw, format_utc_timestamp
 
         writer.write(encode_raw("FIX.4.4", [(35, "A"), (34, 1), (49, "NOBODY"),

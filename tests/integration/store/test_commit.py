@@ -142,16 +142,22 @@ async def test_poll_commits_calls_back_inside_a_long_loop_turn(store: Store) -> 
     time.sleep(0.2)
     assert seen == []  # an answer that has arrived runs nothing by itself
     deadline = time.monotonic() + (10 if sqlite else 0.3)
+    idle = []
     while not seen and time.monotonic() < deadline:
-        store.poll_commits()
+        idle.append(store.poll_commits())
         time.sleep(0.005)
     if sqlite:
         assert seen == [None]
         assert stored_now(store) == [1, 2]
+        assert idle[-1] is True  # the writer is free: a commit_then now starts at once
     else:
         assert seen == []
+        assert set(idle) == {False}  # PostgreSQL's writes start from a task, never at once
         await until(lambda: seen == [None])
     assert not store.pending
+    store.journal(3, AdvanceTime(T0 + 3), [])
+    store.commit_then(seen.append)
+    assert store.poll_commits() is False  # a batch in flight, or PostgreSQL
 
 
 async def test_commit_with_nothing_buffered_does_nothing(store: Store) -> None:
