@@ -672,16 +672,16 @@ class Store:
     def _start_flush(self) -> None:
         """Take the buffer and start writing it in one transaction; its outcome goes to
         :meth:`_written`. The SQLite writer process is sent the batch right here; other
-        databases (or a writer to restart) write it from a task."""
-        batch, self._buffer = self._buffer, _Batch()
-        gen = self._gen
-        self._gen += 1
-        self._inflight_batch = batch
+        databases (or a writer to restart) write it from a task, which, while a batch of
+        its own is being answered, takes the buffer itself once that is done."""
         writer = self._writer
         if writer is None or not writer.ready:
-            task = asyncio.get_running_loop().create_task(self._flush(gen, batch))
-            self._flush_task = task
+            if self._flush_task is None:
+                gen, batch = self._take_buffer()
+                task = asyncio.get_running_loop().create_task(self._flush(gen, batch))
+                self._flush_task = task
             return
+        gen, batch = self._take_buffer()
         started = time.perf_counter()
         try:
             rows = build_tuples(batch.journal)
@@ -692,26 +692,51 @@ class Store:
         except Exception as exc:
             self._written(gen, batch, None, started, exc)
 
+    def _take_buffer(self) -> tuple[int, _Batch]:
+        """The buffer becomes the batch in flight; returns its number and the batch."""
+        batch, self._buffer = self._buffer, _Batch()
+        gen = self._gen
+        self._gen += 1
+        self._inflight_batch = batch
+        return gen, batch
+
     async def _flush(self, gen: int, batch: _Batch) -> None:
-        """Write one batch from a task (PostgreSQL, SQLite without the writer process)."""
-        rows: TupleRows | None = None
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            rows = build_tuples(batch.journal)
-            # SQLAlchemy's connections (pool, invalidation, commit event), but the driver
-            # connection is used directly, see _write_sqlite and _write_pg
-            if self._pg:
-                await self._write_pg(batch, rows)
-            else:
-                await self._write_sqlite(batch, rows)
-        except BaseException as exc:  # cancelled too: the batch goes back to the buffer
-            error = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._flush_task = None
-            self._written(gen, batch, rows, started, error)
+        """Write batches from a task (PostgreSQL, SQLite without the writer process): this
+        one, then, while callers wait, each next one in the same task step that learns the
+        previous outcome. A new task would start at the loop's next turn, after everything
+        that turn holds (long reads of orders), and every batch waited for that twice.
+        After a failure the next attempt goes through a new task, so a retry always waits
+        for a loop turn."""
+        while True:
+            rows: TupleRows | None = None
+            started = time.perf_counter()
+            error: BaseException | None = None
+            try:
+                rows = build_tuples(batch.journal)
+                # SQLAlchemy's connections (pool, invalidation, commit event), but the
+                # driver connection is used directly, see _write_sqlite and _write_pg
+                if self._pg:
+                    await self._write_pg(batch, rows)
+                else:
+                    await self._write_sqlite(batch, rows)
+            except BaseException as exc:  # cancelled too: the batch goes back to the buffer
+                error = exc
+            if error is not None:
+                self._flush_task = None
+                self._written(gen, batch, rows, started, error)
+                if not isinstance(error, Exception):
+                    raise error
+                return
+            self._written(gen, batch, rows, started, None, start_next=False)
+            if not self._waiting or self._inflight_batch is not None or self._closed:
+                self._flush_task = None
+                return
+            writer = self._writer
+            if writer is not None and writer.ready:  # a restarted writer takes it from here
+                self._flush_task = None
+                self._start_flush()
+                return
+            gen, batch = self._take_buffer()
 
     def _written(
         self,
@@ -720,8 +745,11 @@ class Store:
         rows: TupleRows | None,
         started: float,
         exc: BaseException | None,
+        *,
+        start_next: bool = True,
     ) -> None:
-        """A batch's outcome: count it or put it back, answer its waiters, start the next."""
+        """A batch's outcome: count it or put it back, answer its waiters, start the next
+        (unless ``start_next`` is False: the caller does)."""
         self._inflight_batch = None
         failure: StoreError | None = None
         if isinstance(exc, WriterLost):
@@ -749,7 +777,7 @@ class Store:
                 done(failure)
             except Exception:  # one waiter's failure is not the store's
                 log.exception("store: commit callback failed")
-        if waiting and self._inflight_batch is None and not self._closed:
+        if start_next and waiting and self._inflight_batch is None and not self._closed:
             self._start_flush()  # the waiters of the next batch: at once, no loop turn
 
     def _fail(self, batch: _Batch, error: StoreError) -> None:

@@ -358,3 +358,32 @@ async def test_open_where_no_file_can_be_created_is_unavailable(tmp_path: Any) -
     blocker.write_text("")
     with pytest.raises(StoreUnavailable):
         await Store.open(f"sqlite+aiosqlite:///{blocker}/sub/venue.db")
+
+
+async def test_batches_that_follow_each_other_need_no_new_task(store: Store) -> None:
+    """A batch buffered while another is written goes out from the step that learns the
+    first outcome: PostgreSQL's flush task writes it itself, SQLite's writer process is
+    sent it from the answer's callback; neither starts a task per batch."""
+    store.journal(1, AdvanceTime(T0 + 1), [])
+    await store.commit()  # connection / writer process in place
+    loop = asyncio.get_running_loop()
+    created: list[object] = []
+
+    def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    seen: list[tuple[int, StoreError | None]] = []
+    loop.set_task_factory(counting_factory)
+    try:
+        for no in range(2, 6):  # each buffered while the one before is in flight
+            store.journal(no, AdvanceTime(T0 + no), [])
+            store.commit_then(lambda error, no=no: seen.append((no, error)))
+            await asyncio.sleep(0)
+        await until(lambda: len(seen) == 4)
+    finally:
+        loop.set_task_factory(None)
+    assert seen == [(2, None), (3, None), (4, None), (5, None)]
+    assert await stored_commands(store) == [1, 2, 3, 4, 5]
+    flush_tasks = [c for c in created if getattr(c, "__qualname__", "") == "Store._flush"]
+    assert len(flush_tasks) == (0 if store.writer is not None else 1)
