@@ -149,13 +149,24 @@ class FixSessionRow(Base):
     creation_time_ns: Mapped[int] = mapped_column(BigInteger)
 
 
-class FixMessageRow(Base):
-    """Outbound FIX messages by MsgSeqNum, kept for ResendRequest."""
+class FixMessageRunRow(Base):
+    """Outbound FIX messages, kept for ResendRequest: one row per run of consecutive
+    MsgSeqNums that one group commit stored for a session, the messages concatenated in
+    ``raw`` and their byte sizes in ``sizes`` (comma-separated), so that a commit writes a
+    row or two per session instead of one per message. A MsgSeqNum stored again (the
+    sender's number set back without a reset) is in a newer row: the highest ``id`` wins.
+    """
 
-    __tablename__ = "fix_messages"
+    __tablename__ = "fix_message_runs"
+    __table_args__ = (Index(None, "session_id", "last_seq"),)
 
-    session_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    session_id: Mapped[str] = mapped_column(String(200))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    sizes: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -181,5 +192,5 @@ orders = OrderRow.__table__
 trades = TradeRow.__table__
 snapshots = SnapshotRow.__table__
 fix_sessions = FixSessionRow.__table__
-fix_messages = FixMessageRow.__table__
+fix_message_runs = FixMessageRunRow.__table__
 fix_session_events = FixSessionEventRow.__table__

@@ -106,7 +106,7 @@ _orders = _table(models.OrderRow)
 _trades = _table(models.TradeRow)
 _snapshots = _table(models.SnapshotRow)
 _fix_sessions = _table(models.FixSessionRow)
-_fix_messages = _table(models.FixMessageRow)
+_fix_message_runs = _table(models.FixMessageRunRow)
 _fix_session_events = _table(models.FixSessionEventRow)
 
 
@@ -119,7 +119,12 @@ _WRITES: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...] | None, tuple[s
     "trades": (_trades, TRADE_COLUMNS, None, ()),
     "orders": (_orders, ORDER_COLUMNS, ("order_id",), ("entered_ns",)),
     "instruments": (_instruments, INSTRUMENT_COLUMNS, ("symbol",), ()),
-    "fix_messages": (_fix_messages, ("session_id", "seq", "raw"), ("session_id", "seq"), ()),
+    "fix_message_runs": (
+        _fix_message_runs,
+        ("session_id", "first_seq", "last_seq", "sizes", "raw"),
+        None,
+        (),
+    ),
     "fix_sessions": (
         _fix_sessions,
         ("session_id", "next_sender_seq", "next_target_seq", "creation_time_ns"),
@@ -162,7 +167,7 @@ def _sqlite_sql() -> dict[str, str]:
             cols, keys, keep
         )
     out["instrument_status"] = f"UPDATE {_instruments.name} SET status = ? WHERE symbol = ?"
-    out["fix_resets"] = f"DELETE FROM {_fix_messages.name} WHERE session_id = ?"
+    out["fix_resets"] = f"DELETE FROM {_fix_message_runs.name} WHERE session_id = ?"
     return out
 
 
@@ -240,6 +245,29 @@ def _json_rows(rows: Any) -> bytes:
         return orjson.dumps(rows)
     except TypeError:
         return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def message_runs(
+    messages: dict[tuple[str, int], bytes],
+) -> list[tuple[str, int, int, str, bytes]]:
+    """A batch's outbound messages as ``fix_message_runs`` rows: per session, each run of
+    consecutive MsgSeqNums as (session, first, last, sizes, the messages concatenated)."""
+    runs: list[tuple[str, int, int, str, bytes]] = []
+    session: str | None = None
+    first = last = 0
+    sizes: list[str] = []
+    raws: list[bytes] = []
+    for (sid, seq), raw in sorted(messages.items()):
+        if sid != session or seq != last + 1:
+            if session is not None:
+                runs.append((session, first, last, ",".join(sizes), b"".join(raws)))
+            session, first, sizes, raws = sid, seq, [], []
+        last = seq
+        sizes.append(str(len(raw)))
+        raws.append(raw)
+    if session is not None:
+        runs.append((session, first, last, ",".join(sizes), b"".join(raws)))
+    return runs
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -800,7 +828,6 @@ class Store:
             "orders": upsert(_orders, ["order_id"], ["entered_ns"]),
             "instruments": upsert(_instruments, ["symbol"]),
             "fix_sessions": upsert(_fix_sessions, ["session_id"]),
-            "fix_messages": upsert(_fix_messages, ["session_id", "seq"]),
         }
 
     # --- the write of one batch ------------------------------------------------------------
@@ -842,9 +869,7 @@ class Store:
         if batch.fix_resets:
             plan.append((q["fix_resets"], [(s,) for s in batch.fix_resets]))
         if batch.fix_messages:
-            plan.append(
-                (q["fix_messages"], [(s, n, r) for (s, n), r in batch.fix_messages.items()])
-            )
+            plan.append((q["fix_message_runs"], message_runs(batch.fix_messages)))
         if batch.fix_states:
             plan.append((q["fix_sessions"], [(s, *v) for s, v in batch.fix_states.items()]))
         if batch.session_events:
@@ -900,7 +925,10 @@ class Store:
         if rows.instrument_status:
             add("instrument_status", list(rows.instrument_status.items()))
         if batch.fix_messages:
-            add("fix_messages", [(s, n, r.hex()) for (s, n), r in batch.fix_messages.items()])
+            add(
+                "fix_message_runs",
+                [(s, f, last, n, r.hex()) for s, f, last, n, r in message_runs(batch.fix_messages)],
+            )
         if batch.fix_states:
             add("fix_sessions", [(s, *v) for s, v in batch.fix_states.items()])
         if batch.session_events:
@@ -929,7 +957,7 @@ class Store:
             if batch.fix_resets:
                 async with apg.transaction():
                     await apg.execute(
-                        "DELETE FROM fix_messages WHERE session_id = any($1::text[])",
+                        f"DELETE FROM {_fix_message_runs.name} WHERE session_id = any($1::text[])",
                         list(batch.fix_resets),
                     )
                     if sql is not None:
@@ -1115,12 +1143,21 @@ class Store:
         in seq order."""
 
         async def read(conn: AsyncConnection) -> list[tuple[int, bytes]]:
-            c = _fix_messages.c
-            query = select(c.seq, c.raw).where(c.session_id == session_id, c.seq >= begin)
+            c = _fix_message_runs.c
+            query = select(c.first_seq, c.sizes, c.raw).where(
+                c.session_id == session_id, c.last_seq >= begin
+            )
             if end:
-                query = query.where(c.seq <= end)
-            result = await conn.execute(query.order_by(c.seq))
-            return [(row.seq, bytes(row.raw)) for row in result]
+                query = query.where(c.first_seq <= end)
+            messages: dict[int, bytes] = {}
+            for first, sizes, raw in await conn.execute(query.order_by(c.id)):  # newest last
+                data = bytes(raw)
+                pos = 0
+                for seq, size in enumerate(map(int, sizes.split(",")), start=first):
+                    if seq >= begin and (not end or seq <= end):
+                        messages[seq] = data[pos : pos + size]
+                    pos += size
+            return sorted(messages.items())
 
         return await self._read("load_fix_messages", read)
 

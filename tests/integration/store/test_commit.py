@@ -17,7 +17,7 @@ from support.pg import allow_connections, pg_admin
 
 from venue.commands import AdvanceTime
 from venue.store import Store, StoreError, StoreUnavailable
-from venue.store.models import CommandRow, FixMessageRow
+from venue.store.models import CommandRow, FixMessageRunRow
 
 T0 = 1_700_000_000_000_000_000
 
@@ -241,7 +241,7 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
     assert await stored_commands(store) == [1, 2, 3]
     assert await store.load_fix_messages("S", 1, 0) == [(1, big)]
     async with store.engine.connect() as conn:
-        assert await conn.scalar(select(func.count()).select_from(FixMessageRow)) == 1
+        assert await conn.scalar(select(func.count()).select_from(FixMessageRunRow)) == 1
 
 
 async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> None:

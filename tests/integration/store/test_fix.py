@@ -93,3 +93,47 @@ async def test_text_is_stored_exactly(store: Store) -> None:
     await store.commit()
     assert await store.session_events(S1) == [SessionEventRecord(S1, CT, "reject", detail)]
     assert await store.load_fix_messages(S1, 1, 0) == [(1, detail.encode())]
+
+
+async def _runs(store: Store) -> list[tuple[str, int, int, str]]:
+    from sqlalchemy import select
+
+    from venue.store.models import FixMessageRunRow as R
+
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(R.session_id, R.first_seq, R.last_seq, R.sizes).order_by(R.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_a_commit_stores_one_row_per_run_of_consecutive_messages(store: Store) -> None:
+    for seq in (1, 2, 3, 7, 8):
+        store.fix_message(S1, seq, msg(seq))
+    store.fix_message(S2, 4, b"")
+    store.fix_message(S2, 5, b"five")
+    await store.commit()
+    sizes = ",".join(str(len(msg(s))) for s in (1, 2, 3))
+    assert await _runs(store) == [
+        (S1, 1, 3, sizes),
+        (S1, 7, 8, f"{len(msg(7))},{len(msg(8))}"),
+        (S2, 4, 5, "0,4"),
+    ]
+    assert await store.load_fix_messages(S1, 2, 7) == [(2, msg(2)), (3, msg(3)), (7, msg(7))]
+    assert await store.load_fix_messages(S2, 1, 0) == [(4, b""), (5, b"five")]
+    assert store.stats.fix_messages == 7
+
+
+async def test_messages_stored_again_under_old_numbers_replace_only_those(store: Store) -> None:
+    """The sender's MsgSeqNum set back without a reset: the new messages win seq by seq."""
+    for seq in range(1, 11):
+        store.fix_message(S1, seq, msg(seq))
+    await store.commit()
+    for seq in (5, 6, 7):
+        store.fix_message(S1, seq, b"again %d" % seq)
+    await store.commit()
+    expected = [(s, msg(s)) for s in range(1, 5)]
+    expected += [(s, b"again %d" % s) for s in (5, 6, 7)]
+    expected += [(s, msg(s)) for s in range(8, 11)]
+    assert await store.load_fix_messages(S1, 1, 0) == expected
+    assert await store.load_fix_messages(S1, 6, 8) == expected[5:8]

@@ -122,5 +122,50 @@ async def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(db_url
         assert await store.last_cmd_no() == 1
     finally:
         await store.close()
-    assert await check_schema(db_url) == head_revision() == "0002_fewer_write_indexes"
+    assert await check_schema(db_url) == head_revision() == "0003_fix_message_runs"
     assert await _index_names(db_url) == {"ix_events_owner_cl_ord_id", "ix_events_ts_ns"}
+
+
+async def test_stored_fix_messages_move_to_runs_and_back(db_url: str) -> None:
+    from alembic import command
+
+    from venue.store.migrate import _config
+
+    session = "FIX.4.4:VENUE->C1"
+    await upgrade(db_url, "0002_fewer_write_indexes")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO fix_messages (session_id, seq, raw) VALUES (:s, :n, :r)"),
+                [{"s": session, "n": n, "r": b"m%d\x01" % n} for n in (1, 2, 5)],
+            )
+    finally:
+        await engine.dispose()
+
+    store = await Store.open(db_url)  # migrates to the runs
+    try:
+        assert await store.load_fix_messages(session, 1, 0) == [
+            (1, b"m1\x01"), (2, b"m2\x01"), (5, b"m5\x01")
+        ]
+        store.fix_message(session, 6, b"m6\x01")
+        await store.commit()
+    finally:
+        await store.close()
+
+    def downgrade(conn: Connection) -> None:
+        config = _config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002_fewer_write_indexes")
+
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade)
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT seq, raw FROM fix_messages ORDER BY seq"))
+            assert [(n, bytes(r)) for n, r in rows] == [
+                (1, b"m1\x01"), (2, b"m2\x01"), (5, b"m5\x01"), (6, b"m6\x01")
+            ]
+    finally:
+        await engine.dispose()
