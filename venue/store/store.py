@@ -247,7 +247,7 @@ def _json_rows(rows: Any) -> bytes:
         return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def message_runs(
+def _message_runs(
     messages: dict[tuple[str, int], bytes],
 ) -> list[tuple[str, int, int, str, bytes]]:
     """A batch's outbound messages as ``fix_message_runs`` rows: per session, each run of
@@ -869,7 +869,7 @@ class Store:
         if batch.fix_resets:
             plan.append((q["fix_resets"], [(s,) for s in batch.fix_resets]))
         if batch.fix_messages:
-            plan.append((q["fix_message_runs"], message_runs(batch.fix_messages)))
+            plan.append((q["fix_message_runs"], _message_runs(batch.fix_messages)))
         if batch.fix_states:
             plan.append((q["fix_sessions"], [(s, *v) for s, v in batch.fix_states.items()]))
         if batch.session_events:
@@ -925,10 +925,8 @@ class Store:
         if rows.instrument_status:
             add("instrument_status", list(rows.instrument_status.items()))
         if batch.fix_messages:
-            add(
-                "fix_message_runs",
-                [(s, f, last, n, r.hex()) for s, f, last, n, r in message_runs(batch.fix_messages)],
-            )
+            runs = _message_runs(batch.fix_messages)
+            add("fix_message_runs", [(s, f, n, sizes, raw.hex()) for s, f, n, sizes, raw in runs])
         if batch.fix_states:
             add("fix_sessions", [(s, *v) for s, v in batch.fix_states.items()])
         if batch.session_events:
