@@ -374,3 +374,25 @@ async def test_cl_ord_ids_since_without_live_orders(store: Store) -> None:
     assert everything == [(ALICE, "A2"), (BOB, "B1"), (BOB, "B2"), (BOB, "B3")]
     finished = await store.cl_ord_ids_since(T0, finished_only=True)
     assert finished == [(ALICE, "A2"), (BOB, "B1"), (BOB, "B2")]  # the engine knows B3
+
+
+async def test_awkward_text_and_huge_numbers_are_stored_exactly(store: Store) -> None:
+    """Quotes, backslashes, control characters, non-ASCII text and an integer beyond 64
+    bits (PostgreSQL's rows then go through the standard JSON encoder) come back from the
+    journal exactly as written."""
+    from venue.store import encode_command, encode_event
+
+    cl = 'q"uo\\te \x01\t\n é ✓ \U0001f600 \\u0041'
+    cmd = NewOrder(T0, ALICE, cl, "AAPL", Side.BUY, OrdType.LIMIT, Qty(2**70), price=Price(5))
+    event = OrderRejected(1, T0, cmd, RejectReason.INVALID_QTY, f"quantity {2**70} {cl}")
+    store.journal(1, cmd, [event])
+    await store.commit()
+    async with store.engine.connect() as conn:
+        (command_payload,) = (await conn.execute(select(CommandRow.payload))).scalars()
+        (event_row,) = (await conn.execute(select(EventRow.__table__))).all()
+    assert command_payload == encode_command(cmd)
+    assert event_row.payload == encode_event(event)
+    assert (event_row.owner, event_row.cl_ord_id) == (ALICE, cl)
+    _, commands, _ = await store.load_engine_state()
+    assert commands == [(1, cmd)]
+    assert decode_event(event_row.payload) == event
