@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from venue.store import FixSessionRecord, SessionEventRecord, Store
+from venue.store.models import FixMessageRunRow
 
 S1 = "FIX.4.4:VENUE->CLIENT1"
 S2 = "FIX.4.4:VENUE->CLIENT2"
@@ -96,15 +99,13 @@ async def test_text_is_stored_exactly(store: Store) -> None:
 
 
 async def _runs(store: Store) -> list[tuple[str, int, int, str]]:
-    from sqlalchemy import select
-
-    from venue.store.models import FixMessageRunRow as R
-
+    """The stored runs' keys, oldest first."""
+    r = FixMessageRunRow
     async with store.engine.connect() as conn:
         rows = await conn.execute(
-            select(R.session_id, R.first_seq, R.last_seq, R.sizes).order_by(R.id)
+            select(r.session_id, r.first_seq, r.last_seq, r.sizes).order_by(r.id)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(row.session_id, row.first_seq, row.last_seq, row.sizes) for row in rows]
 
 
 async def test_a_commit_stores_one_row_per_run_of_consecutive_messages(store: Store) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from venue.store import (
     SchemaError,
@@ -17,6 +18,7 @@ from venue.store import (
     make_engine,
     upgrade,
 )
+from venue.store.migrate import _config
 from venue.store.models import metadata
 
 
@@ -93,8 +95,6 @@ async def _index_names(url: str) -> set[str]:
     engine = make_engine(url)
 
     def names(conn: Connection) -> set[str]:
-        from sqlalchemy import inspect
-
         inspector = inspect(conn)
         return {ix["name"] for table in ("events", "orders") for ix in inspector.get_indexes(table)}
 
@@ -127,10 +127,6 @@ async def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(db_url
 
 
 async def test_stored_fix_messages_move_to_runs_and_back(db_url: str) -> None:
-    from alembic import command
-
-    from venue.store.migrate import _config
-
     session = "FIX.4.4:VENUE->C1"
     await upgrade(db_url, "0002_fewer_write_indexes")
     engine = make_engine(db_url)
