@@ -11,8 +11,9 @@ sustained orders/s and NewOrderSingle round-trip latency, for each combination o
 
 with the venue process's CPU% (utime+stime from /proc/<pid>/stat over the sending window, all
 its threads), its main thread's alone (the event loop: below 100 % it waited for something,
-e.g. a commit) and the generator's. A fresh venue is started for every run. Optionally, the
-time to restart a venue holding N resting orders after SIGKILL, back to trading.
+e.g. a commit) and the generator's. A fresh venue is started for every run. Optionally, with
+N resting orders: the time back to trading after SIGKILL (journal replay), the time a clean
+stop takes (SIGTERM; it writes an engine snapshot), and the time back after that stop.
 
     python benchmarks/fix_e2e.py                                  # everything, 10 s per run
     python benchmarks/fix_e2e.py --loads closed --stores sqlite --mqtt on --duration 5
@@ -235,11 +236,11 @@ class VenueProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
@@ -335,7 +336,9 @@ def one_run(
 
 
 def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, Any]:
-    """Seed ``n`` resting orders, SIGKILL the venue, time the restart back to trading."""
+    """Seed ``n`` resting orders, then time three things: the restart after SIGKILL (the
+    journal is replayed), a clean stop (SIGTERM: it writes an engine snapshot), and the
+    restart after it (the snapshot is loaded)."""
     pg_name = None
     if store == "postgres":
         pg_name = run_loop(create_pg_database())
@@ -351,23 +354,34 @@ def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, An
         seeded = run_loop(Simulation(seed).run())
         status = call(vp.sock, "status", timeout=10.0)
         vp.kill()
+        after_kill = _timed_restart(vp)
         t0 = time.perf_counter()
-        vp.start(timeout=600.0)
-        admin_s = time.perf_counter() - t0
-        probe = sim_config(vp, sessions=["CLIENT1"], flow="resting", in_flight=1, duration=30.0,
-                           orders=1, grace=30.0)
-        first = run_loop(Simulation(probe).run())
-        total_s = time.perf_counter() - t0
-        after = call(vp.sock, "status", timeout=10.0)
+        vp.stop(timeout=600.0)
+        stop_s = time.perf_counter() - t0
+        after_stop = _timed_restart(vp)
     finally:
         vp.stop()
         if pg_name is not None:
             run_loop(drop_pg_database(pg_name))
     return {
         "store": store, "seeded": seeded["sent"]["D"], "live_before": status["live_orders"],
-        "live_after": after["live_orders"], "admin_s": round(admin_s, 2),
-        "first_ack_s": round(total_s, 2),
-        "first_ack_ok": first["new_orders_answered"] == 1,
+        "after_kill": after_kill, "stop_s": round(stop_s, 2), "after_stop": after_stop,
+    }
+
+
+def _timed_restart(vp: VenueProcess) -> dict[str, Any]:
+    """Start the venue again; seconds to its admin answer and to a first acknowledged order."""
+    t0 = time.perf_counter()
+    vp.start(timeout=600.0)
+    admin_s = time.perf_counter() - t0
+    probe = sim_config(vp, sessions=["CLIENT1"], flow="resting", in_flight=1, duration=30.0,
+                       orders=1, grace=30.0)
+    first = run_loop(Simulation(probe).run())
+    total_s = time.perf_counter() - t0
+    after = call(vp.sock, "status", timeout=10.0)
+    return {
+        "admin_s": round(admin_s, 2), "first_ack_s": round(total_s, 2),
+        "first_ack_ok": first["new_orders_answered"] == 1, "live": after["live_orders"],
     }
 
 
@@ -485,9 +499,15 @@ def main() -> None:
                 r = restart_run(root, store, args.restart, args.venue_cpu)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-            print(f"restart {store}: {r['live_before']:,} resting orders; admin status after "
-                  f"{r['admin_s']} s, first order acknowledged after {r['first_ack_s']} s "
-                  f"(live after restart {r['live_after']:,}, ack ok {r['first_ack_ok']})")
+            print(f"restart {store}: {r['live_before']:,} resting orders")
+            for label, a in (("after SIGKILL", r["after_kill"]), ("after a clean stop",
+                                                                 r["after_stop"])):
+                print(f"  {label:18s}: admin status after {a['admin_s']} s, first order "
+                      f"acknowledged after {a['first_ack_s']} s (live {a['live']:,}, "
+                      f"ack ok {a['first_ack_ok']})")
+            print(f"  clean stop (SIGTERM, engine snapshot written): {r['stop_s']} s")
+            if args.json:
+                print(json.dumps(r))
 
 
 if __name__ == "__main__":

@@ -304,8 +304,12 @@ class Venue:
                 # Never acknowledged, so nothing promised is lost: clients resend after restart.
                 log.error("store unavailable at shutdown: the last unacknowledged work is lost")
             else:
-                with contextlib.suppress(StoreError):
-                    await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
+                gc.disable()  # it builds an object per live order; a collection finds none
+                try:
+                    with contextlib.suppress(StoreError):
+                        await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
+                finally:
+                    gc.enable()
         if self._retry is not None:  # the connections are closed: no one to release to
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):

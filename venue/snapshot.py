@@ -2,16 +2,27 @@
 
 :class:`EngineSnapshot` is what the persistence layer stores to restart the engine without
 replaying the whole journal: ``MatchingEngine.restore(snapshot)`` rebuilds the same books in
-the same priority, and the counters (order id, trade id, event seq) continue. ``to_dict`` /
-``from_dict`` give a JSON-safe form (Decimals and enums as strings).
+the same priority, and the counters (order id, trade id, event seq) continue. ``to_json`` /
+``from_json`` give its stored text, ``to_dict`` / ``from_dict`` the JSON-safe form under it
+(Decimals and enums as strings).
+
+Format version 2 writes each order as one positional array (:data:`ORDER_ROW`), not an
+object: at 1,000,000 resting orders the text is about a third of version 1's, and reading
+it builds the specs through generated constructors instead of member-by-member decoding
+(see specs/persistence.md for the figures). Version 1 is still read.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
+import orjson
+
+from venue.drafts import fast_constructor
 from venue.events import OrderSpec
 from venue.instruments import Instrument
 from venue.types import (
@@ -73,13 +84,13 @@ class EngineSnapshot:
     done_aliases: tuple[tuple[str, str, int], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (only str, int, bool, None, list, dict)."""
+        """A JSON-safe dict (only str, int, bool, None, list, tuple, dict)."""
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "instruments": [_instrument_to_dict(i) for i in self.instruments],
             "last_prices": dict(self.last_prices),
-            "orders": [_view_to_dict(v) for v in self.orders],
-            "done_orders": [_view_to_dict(v) for v in self.done_orders],
+            "orders": [_view_to_row(v) for v in self.orders],
+            "done_orders": [_view_to_row(v) for v in self.done_orders],
             "done_aliases": [list(alias) for alias in self.done_aliases],
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -88,21 +99,98 @@ class EngineSnapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EngineSnapshot:
-        """Inverse of :meth:`to_dict`; raises ValueError on an unknown version."""
-        if data.get("version") != 1:
-            raise ValueError(f"unsupported engine snapshot version {data.get('version')!r}")
+        """Inverse of :meth:`to_dict`, also of version 1's; raises ValueError on an unknown
+        version, ValueError, KeyError or TypeError on a malformed order."""
+        version = data.get("version")
+        if version == SNAPSHOT_VERSION:
+            view: Callable[[Any], OrderView] = _view_from_row
+        elif version == 1:
+            view = _view_from_dict
+        else:
+            raise ValueError(f"unsupported engine snapshot version {version!r}")
         return cls(
             instruments=tuple(_instrument_from_dict(i) for i in data["instruments"]),
             last_prices={str(k): int(v) for k, v in data["last_prices"].items()},
-            orders=tuple(_view_from_dict(v) for v in data["orders"]),
+            orders=tuple(map(view, data["orders"])),
             next_order_id=int(data["next_order_id"]),
             next_trade_id=int(data["next_trade_id"]),
             next_seq=int(data["next_seq"]),
-            done_orders=tuple(_view_from_dict(v) for v in data.get("done_orders", ())),
+            done_orders=tuple(map(view, data.get("done_orders", ()))),
             done_aliases=tuple(
                 (str(a[0]), str(a[1]), int(a[2])) for a in data.get("done_aliases", ())
             ),
         )
+
+    def to_json(self) -> str:
+        """The stored text: compact JSON of :meth:`to_dict`.
+
+        Written by orjson; a snapshot holding an integer beyond 64 bits (a quantity the FIX
+        layer accepted) is written by the standard encoder and says so (``"big_ints"``), so
+        that :meth:`from_json` reads it with the parser that keeps such integers exact.
+        """
+        data = self.to_dict()
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            data["big_ints"] = True
+            return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> EngineSnapshot:
+        """Inverse of :meth:`to_json` (and of version 1's text)."""
+        data = orjson.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("engine snapshot is not a JSON object")
+        if data.get("big_ints") or data.get("version") == 1:  # version 1 did not say
+            data = json.loads(text)
+        return cls.from_dict(data)
+
+
+SNAPSHOT_VERSION: Final = 2
+
+ORDER_ROW: Final = (
+    *OrderSpec.__slots__,  # order_id ... entered_ns, enums by value
+    "cum_qty",
+    "leaves_qty",
+    "cum_notional",
+    "status",
+    "displayed_qty",
+    "triggered",
+)
+"""The members of an order's array in a version 2 snapshot, in order."""
+
+_new_spec = fast_constructor(OrderSpec)  # positional, in OrderSpec's field order
+_new_view = fast_constructor(OrderView)
+_SIDES: Final = {m.value: m for m in Side}
+_ORD_TYPES: Final = {m.value: m for m in OrdType}
+_TIFS: Final = {m.value: m for m in TimeInForce}
+_STP_MODES: Final = {m.value: m for m in StpMode}
+_STATUSES: Final = {m.value: m for m in OrdStatus}
+
+
+def _view_to_row(view: OrderView) -> tuple[Any, ...]:
+    s = view.spec
+    return (
+        s.order_id, s.owner, s.cl_ord_id, s.account, s.symbol, s.side._value_,
+        s.ord_type._value_, s.tif._value_, s.qty, s.price, s.stop_price, s.expire_ns,
+        s.display_qty, s.post_only, s.min_qty, s.stp_group, s.stp_mode._value_, s.entered_ns,
+        view.cum_qty, view.leaves_qty, view.cum_notional, view.status._value_,
+        view.displayed_qty, view.triggered,
+    )  # fmt: skip
+
+
+def _view_from_row(row: Sequence[Any]) -> OrderView:
+    (order_id, owner, cl_ord_id, account, symbol, side, ord_type, tif, qty, price, stop_price,
+     expire_ns, display_qty, post_only, min_qty, stp_group, stp_mode, entered_ns,
+     cum_qty, leaves_qty, cum_notional, status, displayed_qty, triggered) = row  # fmt: skip
+    spec = _new_spec(
+        order_id, owner, cl_ord_id, account, symbol, _SIDES[side], _ORD_TYPES[ord_type],
+        _TIFS[tif], qty, price, stop_price, expire_ns, display_qty, post_only, min_qty,
+        stp_group, _STP_MODES[stp_mode], entered_ns,
+    )  # fmt: skip
+    return _new_view(
+        spec, cum_qty, leaves_qty, cum_notional, _STATUSES[status], displayed_qty, triggered
+    )
 
 
 def _opt_dec(value: Decimal | None) -> str | None:
@@ -139,36 +227,12 @@ def _instrument_from_dict(data: dict[str, Any]) -> Instrument:
     )
 
 
-def spec_to_dict(spec: OrderSpec) -> dict[str, Any]:
-    """A JSON-safe dict of an OrderSpec (enums as their FIX values)."""
-    return {
-        "order_id": spec.order_id,
-        "owner": spec.owner,
-        "cl_ord_id": spec.cl_ord_id,
-        "account": spec.account,
-        "symbol": spec.symbol,
-        "side": spec.side.value,
-        "ord_type": spec.ord_type.value,
-        "tif": spec.tif.value,
-        "qty": spec.qty,
-        "price": spec.price,
-        "stop_price": spec.stop_price,
-        "expire_ns": spec.expire_ns,
-        "display_qty": spec.display_qty,
-        "post_only": spec.post_only,
-        "min_qty": spec.min_qty,
-        "stp_group": spec.stp_group,
-        "stp_mode": spec.stp_mode.value,
-        "entered_ns": spec.entered_ns,
-    }
-
-
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
 def spec_from_dict(data: dict[str, Any]) -> OrderSpec:
-    """Inverse of :func:`spec_to_dict`."""
+    """An OrderSpec from a version 1 snapshot's object."""
     price = _opt_int(data.get("price"))
     stop = _opt_int(data.get("stop_price"))
     display = _opt_int(data.get("display_qty"))
@@ -193,18 +257,6 @@ def spec_from_dict(data: dict[str, Any]) -> OrderSpec:
         stp_mode=StpMode(data.get("stp_mode", StpMode.NONE.value)),
         entered_ns=int(data["entered_ns"]),
     )
-
-
-def _view_to_dict(view: OrderView) -> dict[str, Any]:
-    return {
-        "spec": spec_to_dict(view.spec),
-        "cum_qty": view.cum_qty,
-        "leaves_qty": view.leaves_qty,
-        "cum_notional": view.cum_notional,
-        "status": view.status.value,
-        "displayed_qty": view.displayed_qty,
-        "triggered": view.triggered,
-    }
 
 
 def _view_from_dict(data: dict[str, Any]) -> OrderView:

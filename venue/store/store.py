@@ -1044,7 +1044,7 @@ class Store:
         if snap is None:
             return None, 0, last_seq
         try:
-            snapshot = EngineSnapshot.from_dict(json.loads(snap.payload))
+            snapshot = EngineSnapshot.from_json(snap.payload)
         except (ValueError, KeyError, TypeError) as exc:
             raise RecoveryError(
                 f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
@@ -1098,7 +1098,7 @@ class Store:
         Only the newest ``keep`` snapshots are kept.
         """
         await self.commit()
-        payload = json.dumps(snapshot.to_dict(), separators=(",", ":"))
+        payload = snapshot.to_json()
         row = {
             "cmd_no": cmd_no,
             "event_seq": snapshot.next_seq - 1,

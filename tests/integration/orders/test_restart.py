@@ -3,6 +3,8 @@ FIX duplicate detection continue from the store."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from fix_gateway.config import parse_config
@@ -15,6 +17,7 @@ async def restart(harness) -> None:
     old = harness.venue
     port = harness.port
     await old.stop()
+    assert gc.isenabled()  # off while the stop wrote its snapshot, on again after
     cfg_path = harness.root / "sessions.cfg"
     text = cfg_path.read_text().replace("SocketAcceptPort=0", f"SocketAcceptPort={port}")
     harness.venue = Venue(parse_config(text, cfg_path), old.options)

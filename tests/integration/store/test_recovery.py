@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from venue.commands import (
     AddInstrument,
@@ -22,6 +24,7 @@ from venue.events import OrderAccepted
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot
 from venue.store import RecoveryError, Store, recover_engine
+from venue.store.models import SnapshotRow
 from venue.types import OrdType, Price, Qty, Side, TimeInForce
 
 T0 = 1_700_000_000_000_000_000
@@ -173,6 +176,28 @@ async def test_recovery_refuses_a_divergent_journal(store: Store) -> None:
     await store.commit()
     with pytest.raises(RecoveryError, match="store's last event seq"):
         await recover_engine(store, MatchingEngine, MatchingEngine.restore)
+
+
+async def test_a_snapshot_of_format_version_1_is_loaded(store: Store) -> None:
+    text = (Path(__file__).parents[2] / "unit" / "engine" / "snapshot_v1.json").read_text()
+    await _insert_snapshot_row(store, 7, text)
+    snapshot, cmd_no, _ = await store.load_snapshot()
+    assert snapshot == EngineSnapshot.from_json(text)
+    assert cmd_no == 7
+    assert [v.spec.cl_ord_id for v in snapshot.orders] == ["b1", "b2", "s2", "ice", "stop", "sl"]
+
+
+async def test_a_damaged_snapshot_stops_recovery_with_its_reason(store: Store) -> None:
+    text = MatchingEngine().snapshot().to_json().replace('"version":2', '"version":9')
+    await _insert_snapshot_row(store, 3, text)
+    with pytest.raises(RecoveryError, match=r"snapshot after command 3 is unreadable: .*version 9"):
+        await recover_engine(store, MatchingEngine, MatchingEngine.restore)
+
+
+async def _insert_snapshot_row(store: Store, cmd_no: int, payload: str) -> None:
+    row = {"cmd_no": cmd_no, "event_seq": 0, "created_ns": 1, "payload": payload}
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(SnapshotRow), [row])
 
 
 async def test_snapshot_type_is_the_engines(store: Store) -> None:

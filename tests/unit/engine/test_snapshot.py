@@ -1,9 +1,11 @@
-"""Snapshot and restore: same books, same priority, counters continue, JSON-safe form."""
+"""Snapshot and restore: same books, same priority, counters continue, JSON-safe form and
+stored text (version 2, and version 1 still read)."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from venue.commands import CancelOrder, NewOrder, StatusQuery
 from venue.engine import MatchingEngine
 from venue.events import CancelRejected, OrderStatusReport
 from venue.instruments import Instrument
-from venue.snapshot import EngineSnapshot
+from venue.snapshot import ORDER_ROW, EngineSnapshot
 from venue.types import (
     CxlRejReason,
     OrderId,
@@ -66,6 +68,73 @@ def test_snapshot_round_trip_and_identical_continuation(h: H) -> None:
     for cmd in cmds:
         assert restored.handle(cmd) == h.engine.handle(cmd)
     assert restored.snapshot() == h.engine.snapshot()
+
+
+def test_the_stored_text_holds_each_order_as_one_array(h: H) -> None:
+    _populate(h)
+    snap = h.engine.snapshot()
+    text = snap.to_json()
+    data = json.loads(text)
+    assert data["version"] == 2
+    assert "big_ints" not in data
+    assert dict(zip(ORDER_ROW, data["orders"][0], strict=True)) == {
+        "order_id": 3, "owner": "A", "cl_ord_id": "b1", "account": "", "symbol": "AAA",
+        "side": "1", "ord_type": "2", "tif": "1", "qty": 5, "price": 99, "stop_price": None,
+        "expire_ns": None, "display_qty": None, "post_only": False, "min_qty": None,
+        "stp_group": "G", "stp_mode": "CancelBoth", "entered_ns": 3,
+        "cum_qty": 0, "leaves_qty": 5, "cum_notional": 0, "status": "0", "displayed_qty": 5,
+        "triggered": False,
+    }  # fmt: skip
+    [(cum, leaves, notional, status)] = [
+        row[18:22] for row in data["done_orders"] if row[2] == "take"
+    ]
+    assert (cum, leaves, notional, status) == (4, 0, 404, "2")
+    assert EngineSnapshot.from_json(text) == snap
+    assert EngineSnapshot.from_json(text.encode()) == snap
+
+
+def test_a_version_1_snapshot_is_still_read(h: H) -> None:
+    # written by the venue before format version 2, from the same _populate
+    text = (Path(__file__).parent / "snapshot_v1.json").read_text()
+    _populate(h)
+    snap = EngineSnapshot.from_json(text)
+    assert snap == h.engine.snapshot()
+    assert snap.done_aliases == (("A", "x", 8),)
+
+
+def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
+    h.buy("big", 2**70, 99)
+    snap = h.engine.snapshot()
+    text = snap.to_json()
+    assert json.loads(text)["big_ints"] is True
+    again = EngineSnapshot.from_json(text)
+    assert again == snap
+    assert again.orders[0].spec.qty == 2**70
+    assert type(again.orders[0].leaves_qty) is int
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda d: d.update(version=3), ValueError),
+        (lambda d: d["orders"][0].pop(), ValueError),  # a member short
+        (lambda d: d["orders"][0].__setitem__(5, "9"), KeyError),  # no such side
+        (lambda d: d["orders"].__setitem__(0, 7), TypeError),  # not an array
+        (lambda d: d.pop("next_seq"), KeyError),
+    ],
+)
+def test_a_damaged_snapshot_is_refused(h: H, mutate: Any, error: type[Exception]) -> None:
+    _populate(h)
+    data = json.loads(h.engine.snapshot().to_json())
+    mutate(data)
+    with pytest.raises(error):
+        EngineSnapshot.from_json(json.dumps(data))
+
+
+def test_text_that_is_not_a_snapshot_is_refused() -> None:
+    for text in ("[1, 2]", "{", ""):
+        with pytest.raises(ValueError):
+            EngineSnapshot.from_json(text)
 
 
 def test_restore_of_empty_engine_keeps_instruments_and_status() -> None:
