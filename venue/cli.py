@@ -54,6 +54,8 @@ AdminOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
+SNAPSHOT_TIMEOUT = 600.0  # seconds `venue db snapshot` waits (about 3 s per million live orders)
+
 
 def fail(message: str) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False)
@@ -80,9 +82,11 @@ def _admin_path(config: Path, admin_socket: Path | None) -> Path:
     return config.resolve().parent / "var" / "venue.sock"
 
 
-def _admin(config: Path, admin_socket: Path | None, cmd: str, **args: Any) -> Any:
+def _admin(
+    config: Path, admin_socket: Path | None, cmd: str, timeout: float = 10.0, **args: Any
+) -> Any:
     try:
-        return call(_admin_path(config, admin_socket), cmd, **args)
+        return call(_admin_path(config, admin_socket), cmd, timeout, **args)
     except AdminError as exc:
         raise fail(str(exc)) from None
 
@@ -636,6 +640,20 @@ def db_upgrade(
     except (SchemaError, StoreError, OSError) as exc:
         raise fail(f"{url}: {exc}") from None
     console.print(f"{url}: schema is current")
+
+
+@db_app.command("snapshot")
+def db_snapshot(config: ConfigOpt = Path("sessions.cfg"), admin_socket: AdminOpt = None) -> None:
+    """Store an engine snapshot of the running venue now.
+
+    A restart after a crash then replays only the commands that follow it. Trading waits
+    while it is taken (about 3 s with 1,000,000 live orders); a clean stop takes one anyway.
+    """
+    result = _admin(config, admin_socket, "db.snapshot", timeout=SNAPSHOT_TIMEOUT)
+    console.print(
+        f"engine snapshot after command {result['cmd_no']:,}: {result['live_orders']:,} live "
+        f"orders, {result['seconds']:.2f} s"
+    )
 
 
 app.add_typer(md_app, name="md")

@@ -304,18 +304,29 @@ class Venue:
                 # Never acknowledged, so nothing promised is lost: clients resend after restart.
                 log.error("store unavailable at shutdown: the last unacknowledged work is lost")
             else:
-                gc.disable()  # it builds an object per live order; a collection finds none
-                try:
-                    with contextlib.suppress(StoreError):
-                        await self.store.write_snapshot(self._cmd_no, self.engine.snapshot())
-                finally:
-                    gc.enable()
+                with contextlib.suppress(StoreError):
+                    await self._write_snapshot(self.store)
         if self._retry is not None:  # the connections are closed: no one to release to
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
         await self._close_store()
         log.info("venue stopped")
+
+    async def _write_snapshot(self, store: Store) -> int:
+        """Store an engine snapshot taken now (after its commands are committed); returns
+        its cmd_no. The loop waits for it: about 3 s with 1,000,000 live orders.
+
+        Raises:
+            StoreError: the commit or the snapshot's write failed.
+        """
+        cmd_no = self._cmd_no
+        gc.disable()  # it builds an object per live order; a collection finds no garbage
+        try:
+            await store.write_snapshot(cmd_no, self.engine.snapshot())
+        finally:
+            gc.enable()
+        return cmd_no
 
     async def _close_store(self) -> None:
         if self.store is not None:
@@ -474,6 +485,23 @@ class Venue:
             "instruments.resume": self._admin_halt(False),
             "orders.list": self._admin_orders,
             "orders.cancel": self._admin_cancel,
+            "db.snapshot": self._admin_snapshot,
+        }
+
+    async def _admin_snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An engine snapshot now: a restart after a crash replays only what follows it."""
+        if self.store is None:
+            raise AdminError("the venue runs without a store (--db none): nothing to snapshot")
+        started = time.perf_counter()
+        live = self.engine.live_order_count()  # the snapshot is taken before the first await
+        try:
+            cmd_no = await self._write_snapshot(self.store)
+        except StoreError as exc:
+            raise AdminError(f"snapshot not stored: {exc}") from None
+        return {
+            "cmd_no": cmd_no,
+            "live_orders": live,
+            "seconds": round(time.perf_counter() - started, 3),
         }
 
     async def _admin_status(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.procs import free_port, sessions_cfg, venue_run_cmd
+from support.procs import (
+    free_port,
+    kill,
+    sessions_cfg,
+    start_venue,
+    venue_cmd,
+    venue_run_cmd,
+    wait_admin,
+)
 from typer.testing import CliRunner
 
 from venue.admin import call
 from venue.cli import app
+from venue.snapshot import EngineSnapshot
 
 runner = CliRunner()
 VENUE_ID = "ADMX"  # as in conftest.py (test modules cannot import conftest)
@@ -230,6 +241,59 @@ async def test_status_counts_the_group_commits(venue_proc: VenueProcess) -> None
     assert after["transactions"] > before["transactions"]
     assert after["commit_seconds"] > before["commit_seconds"]
     assert after["failed_commits"] == before["failed_commits"] == 0
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.quickfix
+async def test_db_snapshot_is_where_a_restart_after_a_crash_starts(
+    venue_proc: VenueProcess,
+) -> None:
+    client = venue_proc.client("CLIA")
+    await client.start()
+    client.order("N1", "TEST", "1", 7, "98.00")
+    ack = await client.next_app()
+    assert ack[150] == "0"
+
+    out = cli(venue_proc, "db", "snapshot").stdout
+    found = re.search(r"engine snapshot after command ([\d,]+): 1 live orders, [\d.]+ s", out)
+    assert found, out
+    cmd_no = int(found[1].replace(",", ""))
+    with sqlite3.connect(venue_proc.db) as db:
+        stored_no, payload = db.execute(
+            "SELECT cmd_no, payload FROM snapshots ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        journaled = db.execute("SELECT max(cmd_no) FROM commands").fetchone()[0]
+    assert stored_no == cmd_no == journaled  # after every command, all of them committed
+    orders = EngineSnapshot.from_json(payload).orders
+    assert [(v.spec.cl_ord_id, v.spec.price, v.leaves_qty) for v in orders] == [("N1", 9800, 7)]
+
+    client.order("N2", "TEST", "1", 3, "97.00")  # after the snapshot: replayed at restart
+    assert (await client.next_app())[150] == "0"
+    venue_proc.kill()
+    venue_proc.start()
+    assert "recovered 2 live orders (1 commands replayed" in venue_proc.output()
+    rows = cli_json(venue_proc, "orders", "list")
+    assert sorted((r["cl_ord_id"], r["leaves_qty"]) for r in rows) == [("N1", 7), ("N2", 3)]
+
+
+def test_db_snapshot_without_a_store_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
+    (tmp_path / "sessions.cfg").write_text(admx_sessions_cfg(free_port()))
+    sock, log = tmp_path / "v.sock", tmp_path / "venue.log"
+    proc = start_venue(
+        venue_cmd("run", "--config", str(tmp_path / "sessions.cfg"), "--db", "none",
+                  "--mqtt", "none", "--admin-socket", str(sock)),
+        log, tmp_path,
+    )
+    try:
+        wait_admin(proc, sock, 20.0, lambda: log.read_text(errors="replace"))
+        result = cli(sock, "db", "snapshot", code=1)
+    finally:
+        kill(proc)
+    assert "runs without a store" in stderr_of(result)
+    assert len(stderr_of(result).strip().splitlines()) == 1
 
 
 # -- no venue / broken startup ----------------------------------------------------------------
