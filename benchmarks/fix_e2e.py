@@ -369,6 +369,14 @@ def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, An
     }
 
 
+def rss_mib(pid: int) -> float:
+    """A process's resident set now (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _timed_restart(vp: VenueProcess) -> dict[str, Any]:
     """Start the venue again; seconds to its admin answer and to a first acknowledged order."""
     t0 = time.perf_counter()
@@ -382,6 +390,7 @@ def _timed_restart(vp: VenueProcess) -> dict[str, Any]:
     return {
         "admin_s": round(admin_s, 2), "first_ack_s": round(total_s, 2),
         "first_ack_ok": first["new_orders_answered"] == 1, "live": after["live_orders"],
+        "rss_mib": round(rss_mib(vp.pid)),
     }
 
 
@@ -504,7 +513,7 @@ def main() -> None:
                                                                  r["after_stop"])):
                 print(f"  {label:18s}: admin status after {a['admin_s']} s, first order "
                       f"acknowledged after {a['first_ack_s']} s (live {a['live']:,}, "
-                      f"ack ok {a['first_ack_ok']})")
+                      f"ack ok {a['first_ack_ok']}, venue RSS {a['rss_mib']:,} MiB)")
             print(f"  clean stop (SIGTERM, engine snapshot written): {r['stop_s']} s")
             if args.json:
                 print(json.dumps(r))

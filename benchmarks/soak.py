@@ -31,18 +31,12 @@ from fix_e2e import (
     VenueProcess,
     create_pg_database,
     drop_pg_database,
+    rss_mib,
     run_loop,
     sim_config,
 )
 
 from venue.simulate import Simulation
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def child_pids(pid: int) -> list[int]:

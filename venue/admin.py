@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 log = logging.getLogger("venue.admin")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -94,7 +96,8 @@ class AdminServer:
 
     async def _answer(self, line: bytes, who: str) -> dict[str, Any]:
         try:
-            request = json.loads(line)
+            # orjson: it refuses what cannot be stored, e.g. a lone surrogate ("\udc80")
+            request = orjson.loads(line)
             cmd = request["cmd"]
             args = request.get("args") or {}
             if not isinstance(cmd, str) or not isinstance(args, dict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
+from typing import TextIO
 
 from venue.types import Price, Qty, TradingStatus
 
@@ -202,25 +203,35 @@ def load_instruments(path: str | Path) -> list[Instrument]:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InstrumentError(f"{path}: cannot read instruments file: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [name.strip() for name in reader.fieldnames or []]
-        for required in ("symbol", "tick_size"):
-            if required not in header:
-                raise InstrumentError(f"{path}:1: missing required column {required!r}")
-        unknown = [name for name in header if name not in COLUMNS]
-        if unknown:
-            raise InstrumentError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
-        reader.fieldnames = header
-        instruments: list[Instrument] = []
-        seen: set[str] = set()
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if not any((value or "").strip() for value in row.values()):
-                continue
-            instrument = _parse_row(row, where)
-            if instrument.symbol in seen:
-                raise InstrumentError(f"{where}: symbol: duplicate {instrument.symbol!r}")
-            seen.add(instrument.symbol)
-            instruments.append(instrument)
+    try:
+        with handle:
+            return _read_instruments(path, handle)
+    except UnicodeDecodeError as exc:
+        raise InstrumentError(
+            f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
+
+
+def _read_instruments(path: Path, handle: TextIO) -> list[Instrument]:
+    """The rows of an open instruments CSV (see :func:`load_instruments`)."""
+    reader = csv.DictReader(handle)
+    header = [name.strip() for name in reader.fieldnames or []]
+    for required in ("symbol", "tick_size"):
+        if required not in header:
+            raise InstrumentError(f"{path}:1: missing required column {required!r}")
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise InstrumentError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
+    reader.fieldnames = header
+    instruments: list[Instrument] = []
+    seen: set[str] = set()
+    for row in reader:
+        where = f"{path}:{reader.line_num}"
+        if not any((value or "").strip() for value in row.values()):
+            continue
+        instrument = _parse_row(row, where)
+        if instrument.symbol in seen:
+            raise InstrumentError(f"{where}: symbol: duplicate {instrument.symbol!r}")
+        seen.add(instrument.symbol)
+        instruments.append(instrument)
     return instruments

@@ -14,6 +14,7 @@ it builds the specs through generated constructors instead of member-by-member d
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class EngineSnapshot:
         """Inverse of :meth:`to_dict`, also of version 1's; raises ValueError on an unknown
         version, ValueError, KeyError or TypeError on a malformed order."""
         version = data.get("version")
+        if type(version) is not int:
+            raise ValueError(f"unsupported engine snapshot version {version!r}")
         if version == SNAPSHOT_VERSION:
             view: Callable[[Any], OrderView] = _view_from_row
         elif version == 1:
@@ -124,24 +127,29 @@ class EngineSnapshot:
     def to_json(self) -> str:
         """The stored text: compact JSON of :meth:`to_dict`.
 
-        Written by orjson; a snapshot holding an integer beyond 64 bits (a quantity the FIX
-        layer accepted) is written by the standard encoder and says so (``"big_ints"``), so
-        that :meth:`from_json` reads it with the parser that keeps such integers exact.
+        Written by orjson. What orjson refuses (an integer beyond 64 bits, a quantity the FIX
+        layer accepted; a string with a lone surrogate) is written by the standard encoder,
+        and the text says so (``"std_json": true``): :meth:`from_json` then reads it with the
+        standard parser, which keeps such integers exact.
         """
         data = self.to_dict()
         try:
             return orjson.dumps(data).decode()
         except TypeError:
-            data["big_ints"] = True
+            data["std_json"] = True
             return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> EngineSnapshot:
-        """Inverse of :meth:`to_json` (and of version 1's text)."""
-        data = orjson.loads(text)
+        """Inverse of :meth:`to_json` (and of version 1's text); raises ValueError, KeyError
+        or TypeError on text that is not a readable snapshot."""
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            data = json.loads(text)  # the standard encoder's escapes orjson refuses, or garbage
         if not isinstance(data, dict):
             raise ValueError("engine snapshot is not a JSON object")
-        if data.get("big_ints") or data.get("version") == 1:  # version 1 did not say
+        if data.get("std_json") is True or data.get("version") == 1:  # version 1 did not say
             data = json.loads(text)
         return cls.from_dict(data)
 
@@ -179,7 +187,18 @@ def _view_to_row(view: OrderView) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+_INT, _STR, _BOOL, _NONE = int, str, bool, type(None)
+_ROW_TYPES: Final = frozenset(
+    (_INT, _STR, _STR, _STR, _STR, _STR, _STR, _STR, _INT, price, stop, expire, display, _BOOL,
+     min_qty, _STR, _STR, _INT, _INT, _INT, _INT, _STR, _INT, _BOOL)
+    for price, stop, expire, display, min_qty in itertools.product((_INT, _NONE), repeat=5)
+)  # fmt: skip
+"""The member types an order's array may have (five members may be null)."""
+
+
 def _view_from_row(row: Sequence[Any]) -> OrderView:
+    if tuple(map(type, row)) not in _ROW_TYPES:
+        raise ValueError(f"engine snapshot: order {row!r} has a member of the wrong type")
     (order_id, owner, cl_ord_id, account, symbol, side, ord_type, tif, qty, price, stop_price,
      expire_ns, display_qty, post_only, min_qty, stp_group, stp_mode, entered_ns,
      cum_qty, leaves_qty, cum_notional, status, displayed_qty, triggered) = row  # fmt: skip

@@ -62,12 +62,20 @@ async def recover_engine(
         The engine, ready for command ``result.last_cmd_no + 1``, and what was done.
 
     Raises:
-        RecoveryError: the journal has a gap, or the replay does not end at the stored
-            last event seq.
+        RecoveryError: the snapshot cannot be read or restored, the journal has a gap, or
+            the replay does not end at the stored last event seq.
     """
     snapshot, after, stored_last_seq = await store.load_snapshot()
     last_cmd_no = await store.last_cmd_no()
-    engine = new_engine() if snapshot is None else restore(snapshot)
+    if snapshot is None:
+        engine = new_engine()
+    else:
+        try:
+            engine = restore(snapshot)
+        except Exception as exc:  # e.g. an order of a symbol the snapshot does not define
+            raise RecoveryError(
+                f"the snapshot after command {after} cannot be restored: {exc!r}"
+            ) from exc
     last_seq = engine.next_seq - 1
     replayed = 0
     async for commands in store.journal_after(after):

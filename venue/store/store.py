@@ -1045,7 +1045,7 @@ class Store:
             return None, 0, last_seq
         try:
             snapshot = EngineSnapshot.from_json(snap.payload)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RecoveryError(
                 f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
             ) from exc
@@ -1092,13 +1092,16 @@ class Store:
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise _classify(exc, "journal_after", self._where) from exc
 
-    async def write_snapshot(self, cmd_no: int, snapshot: EngineSnapshot, *, keep: int = 3) -> None:
+    async def write_snapshot(
+        self, cmd_no: int, snapshot: EngineSnapshot, *, keep: int = 3, text: str | None = None
+    ) -> None:
         """Commit the buffer, then store an engine snapshot taken after command ``cmd_no``.
 
-        Only the newest ``keep`` snapshots are kept.
+        ``text`` is ``snapshot.to_json()`` when the caller has made it already. Only the
+        newest ``keep`` snapshots are kept.
         """
+        payload = snapshot.to_json() if text is None else text
         await self.commit()
-        payload = snapshot.to_json()
         row = {
             "cmd_no": cmd_no,
             "event_seq": snapshot.next_seq - 1,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from support.procs import (
     free_port,
     kill,
@@ -25,8 +26,8 @@ from support.procs import (
 )
 from typer.testing import CliRunner
 
-from venue.admin import call
-from venue.cli import app
+from venue.admin import AdminError, call
+from venue.cli import _admin, app
 from venue.snapshot import EngineSnapshot
 
 runner = CliRunner()
@@ -164,6 +165,20 @@ async def test_unknown_session_is_one_line_error(venue_proc: VenueProcess) -> No
 
 
 # -- instruments ------------------------------------------------------------------------------
+
+
+async def test_text_that_cannot_be_stored_is_refused_and_the_store_goes_on(
+    venue_proc: VenueProcess,
+) -> None:
+    # json.dumps writes the lone surrogate as the escape \udc80: valid JSON, but no UTF-8
+    # text can hold it, so the journal could not store the instrument's description
+    with pytest.raises(AdminError, match="malformed admin request"):
+        call(venue_proc.sock, "instruments.add", symbol="ODD", tick_size="0.01",
+             description="caf\udc80")
+    out = cli(venue_proc, "instruments", "add", "ODD", "--tick-size", "0.01").stdout
+    assert "ODD listed" in out  # committed: the store took the next command
+    stats = call(venue_proc.sock, "status", timeout=2.0)["store_stats"]
+    assert stats["failed_commits"] == 0
 
 
 async def test_instruments_list_and_add(venue_proc: VenueProcess) -> None:
@@ -305,6 +320,20 @@ def test_no_running_venue(tmp_path: Path) -> None:
         err = stderr_of(result)
         assert "no venue is running" in err and "venue run" in err
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_venue_that_does_not_answer_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mute.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mute:
+        mute.bind(str(path))
+        mute.listen()  # accepts (the kernel's backlog) and never answers
+        with pytest.raises(typer.Exit):
+            _admin(tmp_path / "sessions.cfg", path, "db.snapshot", timeout=0.2)
+    err = capsys.readouterr().err
+    assert "the venue did not answer db.snapshot within 0.2 s" in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def _run_venue(root: Path, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:

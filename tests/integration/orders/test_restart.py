@@ -9,22 +9,34 @@ import pytest
 
 from fix_gateway.config import parse_config
 from venue.runtime import Venue
+from venue.snapshot import EngineSnapshot
 
 pytestmark = pytest.mark.quickfix
 
 
-async def restart(harness) -> None:
+async def restart(harness, monkeypatch: pytest.MonkeyPatch) -> None:
     old = harness.venue
     port = harness.port
+    collector_on: list[bool] = []
+    to_json = EngineSnapshot.to_json
+
+    def recorded(snapshot: EngineSnapshot) -> str:
+        collector_on.append(gc.isenabled())
+        return to_json(snapshot)
+
+    monkeypatch.setattr(EngineSnapshot, "to_json", recorded)
     await old.stop()
-    assert gc.isenabled()  # off while the stop wrote its snapshot, on again after
+    assert collector_on == [False]  # one snapshot, encoded with the collector off ...
+    assert gc.isenabled()  # ... and on again after
     cfg_path = harness.root / "sessions.cfg"
     text = cfg_path.read_text().replace("SocketAcceptPort=0", f"SocketAcceptPort={port}")
     harness.venue = Venue(parse_config(text, cfg_path), old.options)
     await harness.venue.start()
 
 
-async def test_restart_continues_orders_sequences_and_duplicate_detection(harness) -> None:
+async def test_restart_continues_orders_sequences_and_duplicate_detection(
+    harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     buyer = await harness.client("SELLER")  # no cancel-on-disconnect
     buyer.order("P1", "TEST", "1", 10, "5.00")
     first = await buyer.next_app()
@@ -34,7 +46,7 @@ async def test_restart_continues_orders_sequences_and_duplicate_detection(harnes
     # The client goes away with the venue and comes back after the restart (a QuickFIX
     # initiator whose session the venue logged out does not reconnect by itself).
     await buyer.stop()
-    await restart(harness)
+    await restart(harness, monkeypatch)
     await buyer.start()
 
     # PossResend of an order the venue acknowledged before the restart: not executed twice.

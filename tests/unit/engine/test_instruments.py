@@ -76,6 +76,13 @@ def test_load_errors_name_file_line_and_column(tmp_path: Path, text: str, messag
     assert message in str(info.value)
 
 
+def test_a_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "instruments.csv"
+    path.write_bytes(b"symbol,tick_size,description\nTEST,0.01,caf\xe9\n")
+    with pytest.raises(InstrumentError, match=r"instruments.csv: not UTF-8 text: .* at byte 42"):
+        load_instruments(path)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InstrumentError, match="cannot read instruments file"):
         load_instruments(tmp_path / "nope.csv")

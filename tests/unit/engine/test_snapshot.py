@@ -76,7 +76,7 @@ def test_the_stored_text_holds_each_order_as_one_array(h: H) -> None:
     text = snap.to_json()
     data = json.loads(text)
     assert data["version"] == 2
-    assert "big_ints" not in data
+    assert "std_json" not in data
     assert dict(zip(ORDER_ROW, data["orders"][0], strict=True)) == {
         "order_id": 3, "owner": "A", "cl_ord_id": "b1", "account": "", "symbol": "AAA",
         "side": "1", "ord_type": "2", "tif": "1", "qty": 5, "price": 99, "stop_price": None,
@@ -106,7 +106,7 @@ def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
     h.buy("big", 2**70, 99)
     snap = h.engine.snapshot()
     text = snap.to_json()
-    assert json.loads(text)["big_ints"] is True
+    assert json.loads(text)["std_json"] is True
     again = EngineSnapshot.from_json(text)
     assert again == snap
     assert again.orders[0].spec.qty == 2**70
@@ -121,6 +121,14 @@ def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
         (lambda d: d["orders"][0].__setitem__(5, "9"), KeyError),  # no such side
         (lambda d: d["orders"].__setitem__(0, 7), TypeError),  # not an array
         (lambda d: d.pop("next_seq"), KeyError),
+        (lambda d: d.update(version=True), ValueError),  # not version 1
+        (lambda d: d["orders"][0].__setitem__(8, None), ValueError),  # qty null
+        (lambda d: d["orders"][0].__setitem__(8, "5"), ValueError),
+        (lambda d: d["orders"][0].__setitem__(8, 5.5), ValueError),
+        (lambda d: d["orders"][0].__setitem__(8, 2**70), ValueError),  # a float without std_json
+        (lambda d: d["orders"][0].__setitem__(13, 0), ValueError),  # post_only not a bool
+        (lambda d: d["orders"][0].__setitem__(20, None), ValueError),  # cum_notional null
+        (lambda d: d["orders"][0].__setitem__(23, "false"), ValueError),  # triggered
     ],
 )
 def test_a_damaged_snapshot_is_refused(h: H, mutate: Any, error: type[Exception]) -> None:
@@ -129,6 +137,14 @@ def test_a_damaged_snapshot_is_refused(h: H, mutate: Any, error: type[Exception]
     mutate(data)
     with pytest.raises(error):
         EngineSnapshot.from_json(json.dumps(data))
+
+
+def test_text_orjson_cannot_write_is_read_back(h: H) -> None:
+    h.buy("b1", 5, 99, owner="odd\udc80owner")  # a lone surrogate, e.g. from JSON input
+    snap = h.engine.snapshot()
+    text = snap.to_json()
+    assert json.loads(text)["std_json"] is True
+    assert EngineSnapshot.from_json(text) == snap
 
 
 def test_text_that_is_not_a_snapshot_is_refused() -> None:
