@@ -199,9 +199,10 @@ async def test_a_damaged_snapshot_stops_recovery_with_its_reason(store: Store) -
 async def test_a_snapshot_whose_orders_cannot_be_restored_stops_recovery(store: Store) -> None:
     engine = MatchingEngine([Instrument("AAA", Decimal("0.01"))])  # type: ignore[list-item]
     engine.handle(NewOrder(1, "A", "o1", "AAA", Side.BUY, OrdType.LIMIT, Qty(5), Price(100)))
-    data = json.loads(engine.snapshot().to_json())
-    data["orders"][0][4] = "ZZZ"  # a symbol the snapshot's instruments do not hold
-    await _insert_snapshot_row(store, 1, json.dumps(data))
+    head, rows = engine.snapshot().to_json().split("\n")
+    order = json.loads(rows)
+    order[0][4] = "ZZZ"  # a symbol the snapshot's instruments do not hold
+    await _insert_snapshot_row(store, 1, f"{head}\n{json.dumps(order)}")
     with pytest.raises(RecoveryError, match=r"snapshot after command 1 cannot be restored.*ZZZ"):
         await recover_engine(store, MatchingEngine, MatchingEngine.restore)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import venue.engine as engine_module
+import venue.snapshot as snapshot_module
 from venue.commands import CancelOrder, NewOrder, StatusQuery
 from venue.engine import MatchingEngine
 from venue.events import CancelRejected, OrderStatusReport
@@ -70,14 +71,26 @@ def test_snapshot_round_trip_and_identical_continuation(h: H) -> None:
     assert restored.snapshot() == h.engine.snapshot()
 
 
+def _parts(text: str) -> tuple[dict[str, Any], list[list[Any]]]:
+    """The stored text's first line and its order arrays, line by line."""
+    head, *lines = [json.loads(line) for line in text.split("\n")]
+    return head, lines
+
+
+def _text(head: dict[str, Any], lines: list[list[Any]]) -> str:
+    return "\n".join(json.dumps(part) for part in (head, *lines))
+
+
 def test_the_stored_text_holds_each_order_as_one_array(h: H) -> None:
     _populate(h)
     snap = h.engine.snapshot()
     text = snap.to_json()
-    data = json.loads(text)
-    assert data["version"] == 2
-    assert "std_json" not in data
-    assert dict(zip(ORDER_ROW, data["orders"][0], strict=True)) == {
+    head, lines = _parts(text)
+    assert head["version"] == 2
+    assert "std_json" not in head and "orders" not in head
+    assert head["rows"] == [6, 2]  # live orders, then finished ones
+    [rows] = lines
+    assert dict(zip(ORDER_ROW, rows[0], strict=True)) == {
         "order_id": 3, "owner": "A", "cl_ord_id": "b1", "account": "", "symbol": "AAA",
         "side": "1", "ord_type": "2", "tif": "1", "qty": 5, "price": 99, "stop_price": None,
         "expire_ns": None, "display_qty": None, "post_only": False, "min_qty": None,
@@ -85,13 +98,22 @@ def test_the_stored_text_holds_each_order_as_one_array(h: H) -> None:
         "cum_qty": 0, "leaves_qty": 5, "cum_notional": 0, "status": "0", "displayed_qty": 5,
         "triggered": False,
     }  # fmt: skip
-    [(cum, leaves, notional, status)] = [
-        row[18:22] for row in data["done_orders"] if row[2] == "take"
-    ]
+    [(cum, leaves, notional, status)] = [row[18:22] for row in rows[6:] if row[2] == "take"]
     assert (cum, leaves, notional, status) == (4, 0, 404, "2")
     assert EngineSnapshot.from_json(text) == snap
     assert EngineSnapshot.from_json(text.encode()) == snap
 
+
+def test_the_orders_are_spread_over_lines(h: H, monkeypatch: pytest.MonkeyPatch) -> None:
+    _populate(h)
+    monkeypatch.setattr(snapshot_module, "ROWS_PER_LINE", 3)
+    snap = h.engine.snapshot()
+    text = snap.to_json()
+    head, lines = _parts(text)
+    assert head["rows"] == [6, 2]
+    assert [len(line) for line in lines] == [3, 3, 2]  # 6 live, 2 finished, in 3 lines
+    assert [row[2] for row in lines[2]] == ["take", "gone"]
+    assert EngineSnapshot.from_json(text) == snap
 
 def test_a_version_1_snapshot_is_still_read(h: H) -> None:
     # written by the venue before format version 2, from the same _populate
@@ -106,7 +128,7 @@ def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
     h.buy("big", 2**70, 99)
     snap = h.engine.snapshot()
     text = snap.to_json()
-    assert json.loads(text)["std_json"] is True
+    assert _parts(text)[0]["std_json"] is True
     again = EngineSnapshot.from_json(text)
     assert again == snap
     assert again.orders[0].spec.qty == 2**70
@@ -116,39 +138,41 @@ def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
 @pytest.mark.parametrize(
     ("mutate", "error"),
     [
-        (lambda d: d.update(version=3), ValueError),
-        (lambda d: d["orders"][0].pop(), ValueError),  # a member short
-        (lambda d: d["orders"][0].__setitem__(5, "9"), KeyError),  # no such side
-        (lambda d: d["orders"].__setitem__(0, 7), TypeError),  # not an array
-        (lambda d: d.pop("next_seq"), KeyError),
-        (lambda d: d.update(version=True), ValueError),  # not version 1
-        (lambda d: d["orders"][0].__setitem__(8, None), ValueError),  # qty null
-        (lambda d: d["orders"][0].__setitem__(8, "5"), ValueError),
-        (lambda d: d["orders"][0].__setitem__(8, 5.5), ValueError),
-        (lambda d: d["orders"][0].__setitem__(8, 2**70), ValueError),  # a float without std_json
-        (lambda d: d["orders"][0].__setitem__(13, 0), ValueError),  # post_only not a bool
-        (lambda d: d["orders"][0].__setitem__(20, None), ValueError),  # cum_notional null
-        (lambda d: d["orders"][0].__setitem__(23, "false"), ValueError),  # triggered
+        (lambda head, rows: head.update(version=3), ValueError),
+        (lambda head, rows: head.update(version=True), ValueError),  # not version 1
+        (lambda head, rows: head.pop("next_seq"), KeyError),
+        (lambda head, rows: head.update(rows=[5, 2]), ValueError),  # 7 orders, 8 arrays
+        (lambda head, rows: head.pop("rows"), ValueError),
+        (lambda head, rows: rows[0].pop(), ValueError),  # a member short
+        (lambda head, rows: rows[0].__setitem__(5, "9"), KeyError),  # no such side
+        (lambda head, rows: rows.__setitem__(0, 7), TypeError),  # not an array
+        (lambda head, rows: rows[0].__setitem__(8, None), ValueError),  # qty null
+        (lambda head, rows: rows[0].__setitem__(8, "5"), ValueError),
+        (lambda head, rows: rows[0].__setitem__(8, 5.5), ValueError),
+        (lambda head, rows: rows[0].__setitem__(8, 2**70), ValueError),  # float: no std_json
+        (lambda head, rows: rows[0].__setitem__(13, 0), ValueError),  # post_only not a bool
+        (lambda head, rows: rows[0].__setitem__(20, None), ValueError),  # cum_notional null
+        (lambda head, rows: rows[0].__setitem__(23, "false"), ValueError),  # triggered
     ],
 )
 def test_a_damaged_snapshot_is_refused(h: H, mutate: Any, error: type[Exception]) -> None:
     _populate(h)
-    data = json.loads(h.engine.snapshot().to_json())
-    mutate(data)
+    head, lines = _parts(h.engine.snapshot().to_json())
+    mutate(head, lines[0])
     with pytest.raises(error):
-        EngineSnapshot.from_json(json.dumps(data))
+        EngineSnapshot.from_json(_text(head, lines))
 
 
 def test_text_orjson_cannot_write_is_read_back(h: H) -> None:
     h.buy("b1", 5, 99, owner="odd\udc80owner")  # a lone surrogate, e.g. from JSON input
     snap = h.engine.snapshot()
     text = snap.to_json()
-    assert json.loads(text)["std_json"] is True
+    assert _parts(text)[0]["std_json"] is True
     assert EngineSnapshot.from_json(text) == snap
 
 
 def test_text_that_is_not_a_snapshot_is_refused() -> None:
-    for text in ("[1, 2]", "{", ""):
+    for text in ("[1, 2]", "{", "", "{}\n[]"):
         with pytest.raises(ValueError):
             EngineSnapshot.from_json(text)
 
