@@ -3,8 +3,7 @@
 :class:`EngineSnapshot` is what the persistence layer stores to restart the engine without
 replaying the whole journal: ``MatchingEngine.restore(snapshot)`` rebuilds the same books in
 the same priority, and the counters (order id, trade id, event seq) continue. ``to_json`` /
-``from_json`` give its stored text, ``to_dict`` / ``from_dict`` the JSON-safe form under it
-(Decimals and enums as strings).
+``from_json`` give its stored text (Decimals and enums as strings).
 
 Format version 2 writes each order as one positional array (:data:`ORDER_ROW`), not an
 object: at 1,000,000 resting orders the text is about a third of version 1's, and reading
@@ -16,8 +15,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from sys import intern
 from typing import Any, Final
@@ -85,15 +84,9 @@ class EngineSnapshot:
     done_orders: tuple[OrderView, ...] = field(default=())
     done_aliases: tuple[tuple[str, str, int], ...] = field(default=())
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (only str, int, bool, None, list, tuple, dict)."""
-        return self._head() | {
-            "orders": [_view_to_row(v) for v in self.orders],
-            "done_orders": [_view_to_row(v) for v in self.done_orders],
-        }
-
     def _head(self) -> dict[str, Any]:
-        """Everything but the orders."""
+        """The first line of the stored text, but the row counts: everything but the orders
+        (JSON-safe: str, int, bool, None, list, dict)."""
         return {
             "version": SNAPSHOT_VERSION,
             "instruments": [_instrument_to_dict(i) for i in self.instruments],
@@ -105,34 +98,26 @@ class EngineSnapshot:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EngineSnapshot:
-        """Inverse of :meth:`to_dict`, also of version 1's; raises ValueError on an unknown
-        version, ValueError, KeyError or TypeError on a malformed order."""
-        version = data.get("version")
-        if type(version) is not int:
-            raise ValueError(f"unsupported engine snapshot version {version!r}")
-        if version == SNAPSHOT_VERSION:
-            view: Callable[[Any], OrderView] = _view_from_row
-        elif version == 1:
-            view = _view_from_dict
-        else:
-            raise ValueError(f"unsupported engine snapshot version {version!r}")
+    def _from_head(
+        cls, head: dict[str, Any], orders: tuple[OrderView, ...], done: tuple[OrderView, ...]
+    ) -> EngineSnapshot:
+        """A snapshot of what :meth:`_head` holds (of either version) and these orders."""
         return cls(
-            instruments=tuple(_instrument_from_dict(i) for i in data["instruments"]),
-            last_prices={str(k): int(v) for k, v in data["last_prices"].items()},
-            orders=tuple(map(view, data["orders"])),
-            next_order_id=int(data["next_order_id"]),
-            next_trade_id=int(data["next_trade_id"]),
-            next_seq=int(data["next_seq"]),
-            done_orders=tuple(map(view, data.get("done_orders", ()))),
+            instruments=tuple(_instrument_from_dict(i) for i in head["instruments"]),
+            last_prices={str(k): int(v) for k, v in head["last_prices"].items()},
+            orders=orders,
+            next_order_id=int(head["next_order_id"]),
+            next_trade_id=int(head["next_trade_id"]),
+            next_seq=int(head["next_seq"]),
+            done_orders=done,
             done_aliases=tuple(
-                (str(a[0]), str(a[1]), int(a[2])) for a in data.get("done_aliases", ())
+                (str(a[0]), str(a[1]), int(a[2])) for a in head.get("done_aliases", ())
             ),
         )
 
     def to_json(self) -> str:
-        """The stored text: compact JSON lines. The first holds what :meth:`to_dict` holds
-        except the orders, with ``"rows": [live orders, finished orders]``; each next line is
+        """The stored text: compact JSON lines. The first holds everything but the orders,
+        with ``"rows": [live orders, finished orders]``; each next line is
         an array of up to :data:`ROWS_PER_LINE` order arrays, the live orders' first.
 
         Lines, so that reading builds the orders a line at a time: a million orders parsed
@@ -173,8 +158,16 @@ class EngineSnapshot:
             head = json.loads(first)  # the standard encoder's escapes orjson refuses, or garbage
         if not isinstance(head, dict):
             raise ValueError("engine snapshot is not a JSON object")
-        if head.get("version") == 1 and type(head["version"]) is int:
-            return cls.from_dict(json.loads(text))  # exact integers: version 1 did not say
+        version = head.get("version")
+        if type(version) is not int or version not in (1, SNAPSHOT_VERSION):
+            raise ValueError(f"unsupported engine snapshot version {version!r}")
+        if version == 1:
+            data = json.loads(text)  # exact integers: version 1 did not say
+            return cls._from_head(
+                data,
+                tuple(map(_view_from_dict, data["orders"])),
+                tuple(map(_view_from_dict, data.get("done_orders", ()))),
+            )
         rows = head.get("rows")
         if not (isinstance(rows, list) and len(rows) == 2 and all(type(n) is int for n in rows)):
             raise ValueError(f"engine snapshot: bad row counts {rows!r}")
@@ -185,8 +178,7 @@ class EngineSnapshot:
         live = rows[0]
         if len(views) != live + rows[1]:
             raise ValueError(f"engine snapshot: {len(views)} orders, its first line says {rows}")
-        base = cls.from_dict({**head, "orders": (), "done_orders": ()})
-        return replace(base, orders=tuple(views[:live]), done_orders=tuple(views[live:]))
+        return cls._from_head(head, tuple(views[:live]), tuple(views[live:]))
 
 
 def _lines(text: str) -> Iterator[str]:

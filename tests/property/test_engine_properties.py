@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -265,8 +264,8 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule()
     def restart_twin(self) -> None:
-        data = json.loads(json.dumps(self.twin.snapshot().to_dict()))
-        self.twin = MatchingEngine.restore(EngineSnapshot.from_dict(data))
+        text = self.twin.snapshot().to_json()
+        self.twin = MatchingEngine.restore(EngineSnapshot.from_json(text))
         assert self.twin.snapshot() == self.engine.snapshot()
 
     @invariant()

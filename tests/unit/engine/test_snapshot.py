@@ -49,8 +49,7 @@ def test_snapshot_round_trip_and_identical_continuation(h: H) -> None:
     _populate(h)
     snap = h.engine.snapshot()
     assert [v.spec.cl_ord_id for v in snap.orders] == ["b1", "b2", "s2", "ice", "stop", "sl"]
-    data = json.loads(json.dumps(snap.to_dict()))
-    again = EngineSnapshot.from_dict(data)
+    again = EngineSnapshot.from_json(snap.to_json())
     assert again == snap
     restored = MatchingEngine.restore(again)
     assert restored.snapshot() == snap
@@ -183,7 +182,7 @@ def test_restore_of_empty_engine_keeps_instruments_and_status() -> None:
     snap = engine.snapshot()
     assert snap.orders == ()
     assert snap.last_prices == {}
-    restored = MatchingEngine.restore(EngineSnapshot.from_dict(snap.to_dict()))
+    restored = MatchingEngine.restore(EngineSnapshot.from_json(snap.to_json()))
     assert restored.instruments() == [inst]
     assert restored.next_seq == 10
 
@@ -192,7 +191,7 @@ def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: 
     h.buy("b1", 5, 100)
     h.cancel("b1", cl="b2")  # FIX: the order's ClOrdID is now b2
     assert h.cancel("b2", cl="b3")[0][4] is CxlRejReason.TOO_LATE
-    snap = EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
+    snap = EngineSnapshot.from_json(h.engine.snapshot().to_json())
     assert snap.done_aliases == (("A", "b2", 1),)
     restored = MatchingEngine.restore(snap)
     [rej] = restored.handle(
@@ -210,7 +209,7 @@ def test_a_partly_filled_cancelled_order_keeps_its_fills_after_restore(h: H) -> 
     assert before is not None
     assert (before.status, before.cum_qty, before.leaves_qty) == (OrdStatus.CANCELED, 4, 0)
     restored = MatchingEngine.restore(
-        EngineSnapshot.from_dict(json.loads(json.dumps(h.engine.snapshot().to_dict())))
+        EngineSnapshot.from_json(h.engine.snapshot().to_json())
     )
     assert restored.order(OrderId(1)) == before
     [report] = restored.handle(StatusQuery(ts_ns=99, owner="S", cl_ord_id="s1"))
@@ -239,7 +238,7 @@ def test_the_oldest_finished_orders_are_forgotten_in_chunks(
     assert [v.spec.cl_ord_id for v in snap.done_orders] == ["o3", "o4", "o5", "o6"]
     assert snap.done_aliases == tuple(("A", f"c{i}", i) for i in range(3, 7))
     # a restored engine forgets the same orders at the same command as the original
-    restored = MatchingEngine.restore(EngineSnapshot.from_dict(snap.to_dict()))
+    restored = MatchingEngine.restore(EngineSnapshot.from_json(snap.to_json()))
     for engine in (h.engine, restored):
         engine.handle(
             NewOrder(ts_ns=500, owner="A", cl_ord_id="o7", symbol="AAA", side=Side.BUY,
