@@ -128,13 +128,11 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def memory(resting: int, symbols: int) -> tuple[float, int]:
-    """Rest ``resting`` orders; return (MiB of peak RSS growth, orders resting)."""
+def rest_orders(resting: int, symbols: int) -> MatchingEngine:
+    """An engine with ``resting`` limit orders resting around the mid (fixed seed)."""
     engine = MatchingEngine(instruments(symbols))
     names = [f"SYM{i}" for i in range(symbols)]
     rng = random.Random(1)
-    gc.collect()
-    before = peak_rss_kib()
     for n in range(resting):
         side = Side.BUY if n % 2 else Side.SELL
         offset = rng.randrange(1, 500)
@@ -152,6 +150,14 @@ def memory(resting: int, symbols: int) -> tuple[float, int]:
             )
         )
         assert isinstance(events[0], OrderAccepted)
+    return engine
+
+
+def memory(resting: int, symbols: int) -> tuple[float, int]:
+    """Rest ``resting`` orders; return (MiB of peak RSS growth, orders resting)."""
+    gc.collect()
+    before = peak_rss_kib()
+    engine = rest_orders(resting, symbols)
     after = peak_rss_kib()
     count = len(engine.live_orders())
     return (after - before) / 1024, count

@@ -189,7 +189,10 @@ def unpin_generator() -> None:
 class VenueProcess:
     """`venue run` in a subprocess, with its files in ``root``."""
 
-    def __init__(self, root: Path, db_url: str, mqtt: str, cpu: int | None = None) -> None:
+    def __init__(
+        self, root: Path, db_url: str, mqtt: str, cpu: int | None = None,
+        snapshot_interval: int | None = None,
+    ) -> None:
         self.root = root
         self.cpu = cpu
         self.port = free_port()
@@ -202,6 +205,10 @@ class VenueProcess:
         text = re.sub(r"(?m)^HeartBtInt=.*$", "HeartBtInt=30", text)
         text = re.sub(r"(?m)^InstrumentsFile=.*$", f"InstrumentsFile={REPO / 'instruments.csv'}",
                       text)
+        if snapshot_interval is not None:
+            text = re.sub(r"(?m)^SnapshotCommandInterval=.*\n", "", text)
+            text = text.replace("[DEFAULT]\n",
+                                f"[DEFAULT]\nSnapshotCommandInterval={snapshot_interval}\n", 1)
         self.config.write_text(text)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -338,14 +345,15 @@ def one_run(
 def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, Any]:
     """Seed ``n`` resting orders, then time three things: the restart after SIGKILL (the
     journal is replayed), a clean stop (SIGTERM: it writes an engine snapshot), and the
-    restart after it (the snapshot is loaded)."""
+    restart after it (the snapshot is loaded). The venue's automatic snapshots are off, so
+    the restart after SIGKILL replays all ``n`` commands whatever the moment of the kill."""
     pg_name = None
     if store == "postgres":
         pg_name = run_loop(create_pg_database())
         db_url = pg_url(pg_name)
     else:
         db_url = f"sqlite+aiosqlite:///{root / 'venue.db'}"
-    vp = VenueProcess(root, db_url, "none", cpu)
+    vp = VenueProcess(root, db_url, "none", cpu, snapshot_interval=0)
     try:
         vp.start()
         # CLIENT2: no CancelOnDisconnect, so its orders stay after the logout.

@@ -185,6 +185,7 @@ KEYS: Final[dict[str, Key]] = {
         Key("MqttTopicPrefix", _str, None, "default", "mqtt_topic_prefix"),
         Key("MqttDepth", _nonneg_int, None, "default", "mqtt_depth"),
         Key("AdminSocket", _PATH, None, "default", "admin_socket"),
+        Key("SnapshotCommandInterval", _nonneg_int, None, "default", "snapshot_command_interval"),
     )
 }
 
@@ -344,6 +345,7 @@ class DefaultConfig:
     mqtt_topic_prefix: str | None = None
     mqtt_depth: int | None = None
     admin_socket: Path | None = None
+    snapshot_command_interval: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from venue.engine import MatchingEngine
 from venue.events import Event, OrderAccepted, OrderCancelled, OrderReplaced
 from venue.instruments import Instrument, InstrumentError, load_instruments
 from venue.snapshot import OrderView
+from venue.snapshot_child import SnapshotChild, SnapshotChildError, can_fork
 from venue.store import Store, StoreError, StoreUnavailable, recover_engine
 from venue.tuning import tune_gc
 from venue.types import CancelReason, OrderId, OrdStatus
@@ -54,6 +55,9 @@ FIX_MESSAGES_KEPT = 100_000
 """Outbound FIX messages per session kept in memory for resend; with a store, a
 ResendRequest for older ones is served from the database."""
 STOP_COMMIT_TIMEOUT = 10.0  # seconds a stopping venue waits for an unavailable store
+DEFAULT_SNAPSHOT_INTERVAL = 1_000_000
+"""Commands between the engine snapshots the venue takes by itself (SnapshotCommandInterval):
+what a restart after a crash replays at most, about 6-10 s per million commands."""
 
 
 class StartupError(Exception):
@@ -105,6 +109,12 @@ class Venue:
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
         self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
         self.started_ns = 0
+        interval = config.default.snapshot_command_interval
+        self._snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL if interval is None else interval
+        self._next_snapshot_at = self._snapshot_interval  # cmd_no of the next automatic one
+        self._snapshot_lock = asyncio.Lock()  # one snapshot at a time
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._snapshot_child: SnapshotChild | None = None
 
     # -- the sequencer --------------------------------------------------------------------------
 
@@ -288,6 +298,10 @@ class Venue:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
+        if self._snapshot_task is not None:  # the stop writes a newer one itself
+            self._snapshot_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshot_task
         if self.acceptor is not None:
             await self.acceptor.stop()
         if self._admin is not None:
@@ -310,6 +324,8 @@ class Venue:
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
+        if self._snapshot_child is not None:  # an admin's, still being built
+            self._snapshot_child.kill()
         await self._close_store()
         log.info("venue stopped")
 
@@ -333,6 +349,69 @@ class Venue:
             gc.enable()
         await store.write_snapshot(cmd_no, snapshot, text=text)
         return cmd_no
+
+    async def _take_snapshot(self, store: Store) -> tuple[int, int]:
+        """Store an engine snapshot of the venue as it is now; returns its cmd_no and the
+        live orders it holds. Built in a
+        forked child where the OS can fork (trading goes on meanwhile), else in the loop.
+
+        Raises:
+            SnapshotChildError: the child did not deliver it.
+            StoreError: the commit or the snapshot's write failed.
+        """
+        async with self._snapshot_lock:
+            live = self.engine.live_order_count()
+            if not can_fork():
+                cmd_no = await self._write_snapshot(store)
+            else:
+                # between two commands, no await until the fork: the child's engine is
+                # the engine after command cmd_no
+                cmd_no, event_seq = self._cmd_no, self.engine.next_seq - 1
+                child = self._snapshot_child = SnapshotChild(self.engine)
+                try:
+                    text = await child.text()
+                finally:
+                    self._snapshot_child = None
+                await store.write_snapshot_text(cmd_no, event_seq, text)
+            if self._snapshot_interval:
+                self._next_snapshot_at = max(
+                    self._next_snapshot_at, cmd_no + self._snapshot_interval
+                )
+            return cmd_no, live
+
+    def _maybe_snapshot(self) -> None:
+        """Start an automatic snapshot once SnapshotCommandInterval commands have passed
+        since the last one (from the timer: between two commands)."""
+        if (
+            self.store is None
+            or not self._snapshot_interval
+            or self._cmd_no < self._next_snapshot_at
+            or self._snapshot_task is not None
+            or self._snapshot_lock.locked()
+            or not can_fork()
+        ):
+            return
+        self._snapshot_task = asyncio.get_running_loop().create_task(
+            self._automatic_snapshot(self.store)
+        )
+
+    async def _automatic_snapshot(self, store: Store) -> None:
+        started = time.perf_counter()
+        try:
+            cmd_no, live = await self._take_snapshot(store)
+        except (SnapshotChildError, StoreError) as exc:
+            # the next try after another interval: a failing store or fork is not hammered
+            self._next_snapshot_at = self._cmd_no + self._snapshot_interval
+            log.error("engine snapshot failed: %s", exc)
+        else:
+            log.info(
+                "engine snapshot after command %d: %d live orders, %.2f s",
+                cmd_no,
+                live,
+                time.perf_counter() - started,
+            )
+        finally:
+            self._snapshot_task = None
 
     async def _close_store(self) -> None:
         if self.store is not None:
@@ -364,6 +443,9 @@ class Venue:
         )
         self.engine = engine
         self._cmd_no = result.last_cmd_no
+        if self._snapshot_interval:  # counted from the snapshot the recovery started from
+            snapshot_no = result.last_cmd_no - result.replayed
+            self._next_snapshot_at = snapshot_no + self._snapshot_interval
         if not result.snapshot_used and result.last_cmd_no == 0:
             await store.write_snapshot(0, engine.snapshot())
         log.info(
@@ -470,6 +552,7 @@ class Venue:
                             if self.publisher is not None:
                                 self.publisher.reset_stats()
                         self._period_start = period
+                self._maybe_snapshot()
             except Exception:
                 log.exception("venue timer failed")
 
@@ -499,10 +582,9 @@ class Venue:
         if self.store is None:
             raise AdminError("the venue runs without a store (--db none): nothing to snapshot")
         started = time.perf_counter()
-        live = self.engine.live_order_count()  # the snapshot is taken before the first await
         try:
-            cmd_no = await self._write_snapshot(self.store)
-        except StoreError as exc:
+            cmd_no, live = await self._take_snapshot(self.store)
+        except (SnapshotChildError, StoreError) as exc:
             raise AdminError(f"snapshot not stored: {exc}") from None
         return {
             "cmd_no": cmd_no,

@@ -1101,12 +1101,23 @@ class Store:
         newest ``keep`` snapshots are kept.
         """
         payload = snapshot.to_json() if text is None else text
+        await self.write_snapshot_text(cmd_no, snapshot.next_seq - 1, payload, keep=keep)
+
+    async def write_snapshot_text(
+        self, cmd_no: int, event_seq: int, text: str, *, keep: int = 3
+    ) -> None:
+        """:meth:`write_snapshot` of a snapshot's text (``EngineSnapshot.to_json()``), made
+        after command ``cmd_no`` when the last event was ``event_seq``.
+
+        The buffer is committed first: the snapshot is never newer than the journal, so a
+        recovery never starts from a state that holds a command it has no record of.
+        """
         await self.commit()
         row = {
             "cmd_no": cmd_no,
-            "event_seq": snapshot.next_seq - 1,
+            "event_seq": event_seq,
             "created_ns": time.time_ns(),
-            "payload": payload,
+            "payload": text,
         }
         try:
             async with self._engine.begin() as conn:

@@ -293,6 +293,69 @@ async def test_db_snapshot_is_where_a_restart_after_a_crash_starts(
     assert sorted((r["cl_ord_id"], r["leaves_qty"]) for r in rows) == [("N1", 7), ("N2", 3)]
 
 
+def latest_snapshot(vp: VenueProcess) -> tuple[int, str] | None:
+    with sqlite3.connect(vp.db) as db:
+        row = db.execute(
+            "SELECT cmd_no, payload FROM snapshots ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def wait_snapshot(vp: VenueProcess, cmd_no: int, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = latest_snapshot(vp)
+        if found is not None and found[0] == cmd_no:
+            return found[1]
+        time.sleep(0.05)
+    raise AssertionError(f"no snapshot after command {cmd_no}: latest {latest_snapshot(vp)}")
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.quickfix
+async def test_the_venue_snapshots_itself_every_snapshot_command_interval(
+    venue_proc: VenueProcess,
+) -> None:
+    venue_proc.kill()  # the first start journaled 2 commands (the instruments) after snapshot 0
+    text = venue_proc.config.read_text()
+    interval = "[DEFAULT]\nSnapshotCommandInterval=3\n"
+    venue_proc.config.write_text(text.replace("[DEFAULT]\n", interval))
+    venue_proc.start()
+    assert venue_proc.proc is not None
+    client = venue_proc.client("CLIA")
+    await client.start()
+
+    async def order(cl: str) -> None:
+        client.order(cl, "TEST", "1", 2, "98.00")
+        assert (await client.next_app())[150] == "0"
+
+    await order("N1")  # command 3: the interval since snapshot 0 is reached
+    orders = EngineSnapshot.from_json(wait_snapshot(venue_proc, 3)).orders
+    assert [v.spec.cl_ord_id for v in orders] == ["N1"]
+    await order("N2")
+    await order("N3")
+    await asyncio.sleep(0.75)  # three timer ticks: no snapshot before command 6
+    assert latest_snapshot(venue_proc) is not None
+    assert latest_snapshot(venue_proc)[0] == 3  # type: ignore[index]
+    await order("N4")  # command 6
+    orders = EngineSnapshot.from_json(wait_snapshot(venue_proc, 6)).orders
+    assert sorted(v.spec.cl_ord_id for v in orders) == ["N1", "N2", "N3", "N4"]
+    out = venue_proc.output()
+    assert "engine snapshot after command 3: 1 live orders" in out
+    assert "engine snapshot after command 6: 4 live orders" in out
+    assert len(child_pids(venue_proc.proc.pid)) == 1  # the SQLite writer: the others reaped
+
+    await order("N5")  # after the last snapshot: the only command a crash restart replays
+    venue_proc.kill()
+    venue_proc.start()
+    assert "recovered 5 live orders (1 commands replayed" in venue_proc.output()
+    rows = cli_json(venue_proc, "orders", "list")
+    assert sorted(r["cl_ord_id"] for r in rows) == ["N1", "N2", "N3", "N4", "N5"]
+
+
 def test_db_snapshot_without_a_store_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
     (tmp_path / "sessions.cfg").write_text(admx_sessions_cfg(free_port()))

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -40,8 +41,12 @@ CRX,0.01,1,1,100000,,,open,crash test
 """
 
 
+SNAPSHOT_INTERVAL = 50  # automatic snapshots during the load: kills land around them too
+
+
 def _sessions(port: int) -> str:
-    return sessions_cfg(VENUE_ID, port, """\
+    return sessions_cfg(VENUE_ID, port, f"""\
+SnapshotCommandInterval={SNAPSHOT_INTERVAL}
 [SESSION]
 TargetCompID=CR1
 Account=ACC-1
@@ -189,6 +194,13 @@ async def test_kill9_under_load(
     )
     assert len(sent) > 100
     assert all(c.application.logons == KILLS + 1 for c in clients)
+    # recoveries started from the automatic snapshots, not from the first start's
+    snapshots = venue.log_text().count("engine snapshot after command")
+    replayed = [int(n) for n in re.findall(r"\((\d+) commands replayed", venue.log_text())]
+    print(f"crash: {snapshots} automatic snapshots, commands replayed at each start {replayed}")
+    assert snapshots >= KILLS
+    # (34-138 seen, against about 1,100 commands since the first start's snapshot)
+    assert len(replayed) == KILLS + 1 and max(replayed) < 8 * SNAPSHOT_INTERVAL, replayed
 
 
 async def _verify(

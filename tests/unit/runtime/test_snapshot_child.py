@@ -1,0 +1,103 @@
+"""SnapshotChild: the engine's snapshot built in a forked child, as it was at the fork."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from decimal import Decimal
+
+import pytest
+
+from venue.commands import NewOrder
+from venue.engine import MatchingEngine
+from venue.instruments import Instrument
+from venue.snapshot import EngineSnapshot
+from venue.snapshot_child import SnapshotChild, SnapshotChildError
+from venue.types import OrdType, Price, Qty, Side
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+
+def order(cl: str, price: int, ts: int) -> NewOrder:
+    return NewOrder(
+        ts_ns=ts, owner="A", cl_ord_id=cl, symbol="AAA", side=Side.BUY,
+        ord_type=OrdType.LIMIT, qty=Qty(5), price=Price(price),
+    )
+
+
+@pytest.fixture
+def engine() -> MatchingEngine:
+    engine = MatchingEngine([Instrument("AAA", Decimal("0.01"))])
+    engine.handle(order("b1", 100, 1))
+    engine.handle(order("b2", 101, 2))
+    return engine
+
+
+def assert_reaped(pid: int) -> None:
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+async def test_the_child_delivers_the_engine_as_it_was_when_it_was_made(
+    engine: MatchingEngine,
+) -> None:
+    expected = engine.snapshot()
+    child = SnapshotChild(engine)
+    engine.handle(order("b3", 102, 3))  # after the fork: not in the child's engine
+    text = await child.text()
+    snapshot = EngineSnapshot.from_json(text)
+    assert snapshot == expected
+    assert sorted(v.spec.cl_ord_id for v in snapshot.orders) == ["b1", "b2"]
+    assert engine.live_order_count() == 3
+    assert_reaped(child.pid)
+
+
+async def test_a_child_that_fails_is_an_error_and_is_reaped(
+    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def broken(self: MatchingEngine) -> EngineSnapshot:
+        raise RuntimeError("no snapshot today")
+
+    monkeypatch.setattr(MatchingEngine, "snapshot", broken)
+    child = SnapshotChild(engine)
+    with pytest.raises(SnapshotChildError, match=rf"snapshot child {child.pid} exited with code 1"):
+        await child.text()
+    assert_reaped(child.pid)
+    assert "snapshot child failed: RuntimeError('no snapshot today')" in capfd.readouterr().err
+
+
+async def test_a_killed_child_is_an_error(
+    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(self: MatchingEngine) -> EngineSnapshot:
+        time.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+    child = SnapshotChild(engine)
+    os.kill(child.pid, 9)
+    with pytest.raises(SnapshotChildError, match=r"exited with code -9"):
+        await asyncio.wait_for(child.text(), 5)
+    assert_reaped(child.pid)
+
+
+async def test_cancelling_the_wait_kills_the_child(
+    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(self: MatchingEngine) -> EngineSnapshot:
+        time.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+    child = SnapshotChild(engine)
+    waiting = asyncio.get_running_loop().create_task(child.text())
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    started = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert time.monotonic() - started < 5
+    assert_reaped(child.pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child.pid, 0)
