@@ -6,7 +6,9 @@ commands holds a copy-on-write image of the engine exactly as it was after the l
 one: it builds and encodes the snapshot on another CPU while the parent goes on, and
 hands the text back through a pipe. The parent only reads the pipe and stores the text.
 
-The child touches the engine and the pipe and nothing else: no event loop, no database,
+The child touches the engine and the pipe and nothing else: it closes every other file it
+inherited (so a connection the venue closes is closed for its peer at once, and a venue
+restarted after a crash can listen on its port again), uses no event loop, no database,
 no logging (a lock another thread held at the fork stays held in the child); it ends
 with ``os._exit``, so no atexit handler or finaliser of the parent's resources runs in
 it. Its own session keeps a terminal's Ctrl-C for the venue. Cost: the pages the child
@@ -56,7 +58,7 @@ class SnapshotChild:
             os.close(write_fd)
             raise SnapshotChildError(f"cannot fork a snapshot child: {exc}") from exc
         if pid == 0:
-            _child(engine, read_fd, write_fd)
+            _child(engine, write_fd)
         os.close(write_fd)
         self.pid = pid
         self._read_fd = read_fd
@@ -130,10 +132,20 @@ class _Collect(asyncio.Protocol):
             self._done.set_exception(SnapshotChildError(f"reading the snapshot child: {exc}"))
 
 
-def _child(engine: MatchingEngine, read_fd: int, write_fd: int) -> NoReturn:
+def _max_fd() -> int:
+    try:
+        return max(os.sysconf("SC_OPEN_MAX"), 256)
+    except (ValueError, OSError):  # pragma: no cover - POSIX systems define it
+        return 65536
+
+
+def _child(engine: MatchingEngine, write_fd: int) -> NoReturn:
     code = 1
     try:
-        os.close(read_fd)
+        # only the pipe and stderr: a FIX connection, the listening socket or the writer's
+        # socket the venue closes must close for its peer now, not when the child ends
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, _max_fd())
         os.setsid()
         signal.set_wakeup_fd(-1)  # the parent's loop must not see the child's signals
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from decimal import Decimal
 
@@ -101,3 +102,31 @@ async def test_cancelling_the_wait_kills_the_child(
     assert_reaped(child.pid)
     with pytest.raises(ProcessLookupError):
         os.kill(child.pid, 0)
+
+
+async def test_the_child_keeps_no_socket_of_the_venue_open(
+    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the venue closes while a child lives is closed for its peer at once."""
+
+    def slow(self: MatchingEngine) -> EngineSnapshot:
+        time.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+    ours, peer = socket.socketpair()
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    child = SnapshotChild(engine)
+    try:
+        time.sleep(0.2)  # the child is past its start, building
+        ours.close()
+        listening.close()
+        peer.settimeout(2)
+        assert peer.recv(1) == b""  # end of file: no copy of `ours` left in the child
+        socket.create_server(("127.0.0.1", port)).close()  # the port is free again
+        assert os.waitpid(child.pid, os.WNOHANG) == (0, 0)  # the child was still alive
+    finally:
+        peer.close()
+        child.kill()
+    assert_reaped(child.pid)
