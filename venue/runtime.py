@@ -302,6 +302,8 @@ class Venue:
             self._snapshot_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._snapshot_task
+        if self._snapshot_child is not None:  # an admin's, still being built
+            self._snapshot_child.kill()
         if self.acceptor is not None:
             await self.acceptor.stop()
         if self._admin is not None:
@@ -324,8 +326,6 @@ class Venue:
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
-        if self._snapshot_child is not None:  # an admin's, still being built
-            self._snapshot_child.kill()
         await self._close_store()
         log.info("venue stopped")
 
@@ -403,6 +403,9 @@ class Venue:
             # the next try after another interval: a failing store or fork is not hammered
             self._next_snapshot_at = self._cmd_no + self._snapshot_interval
             log.error("engine snapshot failed: %s", exc)
+        except Exception:  # a defect: logged, and not retried at every timer tick either
+            self._next_snapshot_at = self._cmd_no + self._snapshot_interval
+            log.exception("engine snapshot failed")
         else:
             log.info(
                 "engine snapshot after command %d: %d live orders, %.2f s",

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import os
 import signal
+import sys
 import warnings
 from typing import NoReturn
 
 from venue.engine import MatchingEngine
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class SnapshotChildError(Exception):
@@ -46,7 +50,11 @@ class SnapshotChild:
     """
 
     def __init__(self, engine: MatchingEngine) -> None:
-        read_fd, write_fd = os.pipe()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError as exc:  # out of file descriptors
+            raise SnapshotChildError(f"cannot make a pipe for a snapshot child: {exc}") from exc
+        parent = os.getpid()
         try:
             with warnings.catch_warnings():
                 # Python 3.12+ warns of a fork with threads running (the store's): the
@@ -58,7 +66,7 @@ class SnapshotChild:
             os.close(write_fd)
             raise SnapshotChildError(f"cannot fork a snapshot child: {exc}") from exc
         if pid == 0:
-            _child(engine, write_fd)
+            _child(engine, write_fd, parent)
         os.close(write_fd)
         self.pid = pid
         self._read_fd = read_fd
@@ -72,6 +80,9 @@ class SnapshotChild:
         """
         try:
             data = await self._read_all()
+        except OSError as exc:
+            self.kill()
+            raise SnapshotChildError(f"reading the snapshot child {self.pid}: {exc}") from exc
         except BaseException:
             self.kill()
             raise
@@ -139,9 +150,20 @@ def _max_fd() -> int:
         return 65536
 
 
-def _child(engine: MatchingEngine, write_fd: int) -> NoReturn:
+def _die_with(parent: int) -> None:
+    """Linux: the child is killed when the venue dies (a crashed venue's child would go on
+    building for seconds, beside the restarted venue's recovery)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the venue died before the request took effect
+        os._exit(1)
+
+
+def _child(engine: MatchingEngine, write_fd: int, parent: int) -> NoReturn:
     code = 1
     try:
+        gc.disable()  # a collection would touch (and copy) every object of the engine
         # only the pipe and stderr: a FIX connection, the listening socket or the writer's
         # socket the venue closes must close for its peer now, not when the child ends
         os.closerange(3, write_fd)
@@ -150,7 +172,8 @@ def _child(engine: MatchingEngine, write_fd: int) -> NoReturn:
         signal.set_wakeup_fd(-1)  # the parent's loop must not see the child's signals
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        gc.disable()  # a collection would touch (and copy) every object of the engine
+        if sys.platform == "linux":
+            _die_with(parent)
         data = memoryview(engine.snapshot().to_json().encode())
         while data:
             data = data[os.write(write_fd, data) :]

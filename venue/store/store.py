@@ -1033,7 +1033,7 @@ class Store:
             snap = (
                 await conn.execute(
                     select(_snapshots.c.cmd_no, _snapshots.c.payload)
-                    .order_by(_snapshots.c.id.desc())
+                    .order_by(_snapshots.c.cmd_no.desc(), _snapshots.c.id.desc())
                     .limit(1)
                 )
             ).first()
@@ -1124,7 +1124,9 @@ class Store:
                 await conn.execute(insert(_snapshots), [row])
                 kept = (
                     await conn.scalars(
-                        select(_snapshots.c.id).order_by(_snapshots.c.id.desc()).limit(keep)
+                        select(_snapshots.c.id)
+                        .order_by(_snapshots.c.cmd_no.desc(), _snapshots.c.id.desc())
+                        .limit(keep)
                     )
                 ).all()
                 await conn.execute(delete(_snapshots).where(_snapshots.c.id.not_in(kept)))

@@ -311,6 +311,13 @@ def wait_snapshot(vp: VenueProcess, cmd_no: int, timeout: float = 10.0) -> str:
     raise AssertionError(f"no snapshot after command {cmd_no}: latest {latest_snapshot(vp)}")
 
 
+def wait_output(vp: VenueProcess, text: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in vp.output():
+        assert time.monotonic() < deadline, f"{text!r} not in the venue's log:\n{vp.output()}"
+        time.sleep(0.05)
+
+
 def child_pids(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -343,9 +350,8 @@ async def test_the_venue_snapshots_itself_every_snapshot_command_interval(
     await order("N4")  # command 6
     orders = EngineSnapshot.from_json(wait_snapshot(venue_proc, 6)).orders
     assert sorted(v.spec.cl_ord_id for v in orders) == ["N1", "N2", "N3", "N4"]
-    out = venue_proc.output()
-    assert "engine snapshot after command 3: 1 live orders" in out
-    assert "engine snapshot after command 6: 4 live orders" in out
+    wait_output(venue_proc, "engine snapshot after command 3: 1 live orders")
+    wait_output(venue_proc, "engine snapshot after command 6: 4 live orders")
     assert len(child_pids(venue_proc.proc.pid)) == 1  # the SQLite writer: the others reaped
 
     await order("N5")  # after the last snapshot: the only command a crash restart replays

@@ -124,6 +124,27 @@ async def test_only_the_newest_snapshots_are_kept(store: Store) -> None:
     assert sorted(kept) == [len(cmds) - 1, len(cmds)]
 
 
+async def test_the_newest_snapshot_is_the_one_after_the_most_commands(store: Store) -> None:
+    """A snapshot stored late (a child's, finishing after the stop's) is older by its
+    cmd_no, whatever the order of the rows."""
+    engine = MatchingEngine()
+    texts = {}
+    for cmd_no, cmd in enumerate(command_stream(12), start=1):
+        engine.handle(cmd)
+        texts[cmd_no] = engine.snapshot().to_json()
+    for cmd_no in (10, 5, 12, 7):  # the order the rows are inserted in
+        await store.write_snapshot_text(cmd_no, cmd_no, texts[cmd_no], keep=2)
+    snapshot, cmd_no, _ = await store.load_snapshot()
+    assert cmd_no == 12 and snapshot is not None and snapshot.to_json() == texts[12]
+    async with store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from venue.store.models import SnapshotRow
+
+        rows = (await conn.execute(select(SnapshotRow.cmd_no, SnapshotRow.event_seq))).all()
+    assert sorted(rows) == [(10, 10), (12, 12)]
+
+
 @pytest.mark.parametrize("with_snapshot", [False, True], ids=["journal-only", "snapshot"])
 async def test_recovery_rebuilds_the_same_engine(db_url: str, with_snapshot: bool) -> None:
     cmds = command_stream(600)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +133,40 @@ async def test_the_child_keeps_no_socket_of_the_venue_open(
         peer.close()
         child.kill()
     assert_reaped(child.pid)
+
+
+CHILD_OF_A_DYING_VENUE = """
+import sys, time
+from venue.engine import MatchingEngine
+from venue.snapshot_child import SnapshotChild
+MatchingEngine.snapshot = lambda self: time.sleep(60)
+child = SnapshotChild(MatchingEngine())
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_child_dies_with_the_venue() -> None:
+    venue = subprocess.Popen(
+        [sys.executable, "-c", CHILD_OF_A_DYING_VENUE], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert venue.stdout is not None
+        pid = int(venue.stdout.readline())
+        time.sleep(0.2)
+        os.kill(pid, 0)  # alive, building
+    finally:
+        venue.kill()
+        venue.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+        assert time.monotonic() < deadline, "the snapshot child outlived the venue"
+        time.sleep(0.02)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"
