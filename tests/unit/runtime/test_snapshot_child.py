@@ -38,6 +38,17 @@ def engine() -> MatchingEngine:
     return engine
 
 
+@pytest.fixture
+def slow_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child builds for 30 s (and is killed long before)."""
+
+    def slow(self: MatchingEngine) -> EngineSnapshot:
+        time.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+
+
 def assert_reaped(pid: int) -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -71,14 +82,8 @@ async def test_a_child_that_fails_is_an_error_and_is_reaped(
     assert "snapshot child failed: RuntimeError('no snapshot today')" in capfd.readouterr().err
 
 
-async def test_a_killed_child_is_an_error(
-    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def slow(self: MatchingEngine) -> EngineSnapshot:
-        time.sleep(30)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+@pytest.mark.usefixtures("slow_snapshot")
+async def test_a_killed_child_is_an_error(engine: MatchingEngine) -> None:
     child = SnapshotChild(engine)
     os.kill(child.pid, 9)
     with pytest.raises(SnapshotChildError, match=r"exited with code -9"):
@@ -86,14 +91,8 @@ async def test_a_killed_child_is_an_error(
     assert_reaped(child.pid)
 
 
-async def test_cancelling_the_wait_kills_the_child(
-    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def slow(self: MatchingEngine) -> EngineSnapshot:
-        time.sleep(30)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
+@pytest.mark.usefixtures("slow_snapshot")
+async def test_cancelling_the_wait_kills_the_child(engine: MatchingEngine) -> None:
     child = SnapshotChild(engine)
     waiting = asyncio.get_running_loop().create_task(child.text())
     await asyncio.sleep(0.1)
@@ -107,16 +106,10 @@ async def test_cancelling_the_wait_kills_the_child(
         os.kill(child.pid, 0)
 
 
-async def test_the_child_keeps_no_socket_of_the_venue_open(
-    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("slow_snapshot")
+async def test_the_child_keeps_no_socket_of_the_venue_open(engine: MatchingEngine) -> None:
     """A connection the venue closes while a child lives is closed for its peer at once."""
 
-    def slow(self: MatchingEngine) -> EngineSnapshot:
-        time.sleep(30)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(MatchingEngine, "snapshot", slow)
     ours, peer = socket.socketpair()
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
