@@ -57,7 +57,7 @@ ResendRequest for older ones is served from the database."""
 STOP_COMMIT_TIMEOUT = 10.0  # seconds a stopping venue waits for an unavailable store
 DEFAULT_SNAPSHOT_INTERVAL = 1_000_000
 """Commands between the engine snapshots the venue takes by itself (SnapshotCommandInterval):
-what a restart after a crash replays at most, about 6-10 s per million commands."""
+about what a restart after a crash replays at most (6-10 s per million commands)."""
 
 
 class StartupError(Exception):
@@ -352,8 +352,8 @@ class Venue:
 
     async def _take_snapshot(self, store: Store) -> tuple[int, int]:
         """Store an engine snapshot of the venue as it is now; returns its cmd_no and the
-        live orders it holds. Built in a
-        forked child where the OS can fork (trading goes on meanwhile), else in the loop.
+        live orders it holds. Built in a forked child where the OS can fork (trading goes
+        on meanwhile), else in the loop.
 
         Raises:
             SnapshotChildError: the child did not deliver it.
@@ -399,13 +399,11 @@ class Venue:
         started = time.perf_counter()
         try:
             cmd_no, live = await self._take_snapshot(store)
-        except (SnapshotChildError, StoreError) as exc:
+        except Exception as exc:
             # the next try after another interval: a failing store or fork is not hammered
             self._next_snapshot_at = self._cmd_no + self._snapshot_interval
-            log.error("engine snapshot failed: %s", exc)
-        except Exception:  # a defect: logged, and not retried at every timer tick either
-            self._next_snapshot_at = self._cmd_no + self._snapshot_interval
-            log.exception("engine snapshot failed")
+            defect = not isinstance(exc, (SnapshotChildError, StoreError))
+            log.error("engine snapshot failed: %s", exc, exc_info=defect)
         else:
             log.info(
                 "engine snapshot after command %d: %d live orders, %.2f s",
