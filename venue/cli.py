@@ -159,6 +159,10 @@ def run(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     cfg = _load_config(config)
+    if hasattr(signal, "SIGCHLD") and signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        # ignored by whoever started the venue (inherited): the kernel would reap the
+        # venue's children itself, and the exit code of a snapshot child would be lost
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if cpu is not None:
         from venue.tuning import PinError, pin_event_loop
 

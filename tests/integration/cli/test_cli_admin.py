@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,26 @@ async def test_the_venue_snapshots_itself_every_snapshot_command_interval(
     assert "recovered 5 live orders (1 commands replayed" in venue_proc.output()
     rows = cli_json(venue_proc, "orders", "list")
     assert sorted(r["cl_ord_id"] for r in rows) == ["N1", "N2", "N3", "N4", "N5"]
+
+
+@pytest.mark.quickfix
+async def test_db_snapshot_of_a_venue_started_with_sigchld_ignored(
+    venue_proc: VenueProcess,
+) -> None:
+    venue_proc.kill()
+    assert venue_proc.proc is not None
+    ignoring = (  # SIGCHLD ignored, inherited through exec
+        "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); "
+        "os.execvp(sys.argv[1], sys.argv[1:])"
+    )
+    with venue_proc.log.open("ab") as log:
+        venue_proc.proc = subprocess.Popen(
+            [sys.executable, "-c", ignoring, *venue_proc.proc.args],
+            stdout=log, stderr=subprocess.STDOUT, cwd=venue_proc.root,
+        )
+    wait_admin(venue_proc.proc, venue_proc.sock, 30, venue_proc.output)
+    out = cli(venue_proc, "db", "snapshot").stdout
+    assert re.search(r"engine snapshot after command [\d,]+: 0 live orders", out), out
 
 
 def test_db_snapshot_without_a_store_is_a_one_line_error(tmp_path: Path) -> None:
