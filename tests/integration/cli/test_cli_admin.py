@@ -11,8 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import typer
@@ -32,6 +33,8 @@ from venue.cli import _admin, app
 from venue.snapshot import EngineSnapshot
 
 runner = CliRunner()
+T = TypeVar("T")
+
 VENUE_ID = "ADMX"  # as in conftest.py (test modules cannot import conftest)
 CLIENTS = ("CLIA", "CLIB", "CLIC")
 VenueProcess = Any  # conftest.VenueProcess: .sock, .proc, .client(), .output()
@@ -295,28 +298,35 @@ async def test_db_snapshot_is_where_a_restart_after_a_crash_starts(
 
 
 def latest_snapshot(vp: VenueProcess) -> tuple[int, str] | None:
+    """The newest stored snapshot, as the store orders them: ``(cmd_no, text)``."""
     with sqlite3.connect(vp.db) as db:
         row = db.execute(
-            "SELECT cmd_no, payload FROM snapshots ORDER BY id DESC LIMIT 1"
+            "SELECT cmd_no, payload FROM snapshots ORDER BY cmd_no DESC, id DESC LIMIT 1"
         ).fetchone()
     return None if row is None else (row[0], row[1])
 
 
-def wait_snapshot(vp: VenueProcess, cmd_no: int, timeout: float = 10.0) -> str:
+def poll(check: Callable[[], T | None], timeout: float, failure: Callable[[], str]) -> T:
+    """``check()``'s first value that is not None, asked every 50 ms until ``timeout``."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = latest_snapshot(vp)
-        if found is not None and found[0] == cmd_no:
-            return found[1]
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, failure()
         time.sleep(0.05)
-    raise AssertionError(f"no snapshot after command {cmd_no}: latest {latest_snapshot(vp)}")
+    return found
+
+
+def wait_snapshot(vp: VenueProcess, cmd_no: int, timeout: float = 10.0) -> str:
+    def text() -> str | None:
+        found = latest_snapshot(vp)
+        return found[1] if found is not None and found[0] == cmd_no else None
+
+    return poll(text, timeout, lambda: f"no snapshot after command {cmd_no}: "
+                                       f"latest {latest_snapshot(vp)}")
 
 
 def wait_output(vp: VenueProcess, text: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in vp.output():
-        assert time.monotonic() < deadline, f"{text!r} not in the venue's log:\n{vp.output()}"
-        time.sleep(0.05)
+    poll(lambda: True if text in vp.output() else None, timeout,
+         lambda: f"{text!r} not in the venue's log:\n{vp.output()}")
 
 
 def child_pids(pid: int) -> list[int]:
