@@ -129,7 +129,9 @@ class TradeRow(Base):
 
 
 class SnapshotRow(Base):
-    """An engine snapshot taken after command ``cmd_no`` (last event ``event_seq``)."""
+    """An engine snapshot taken after command ``cmd_no`` (last event ``event_seq``), its
+    text in ``parts`` rows of ``snapshot_parts``. ``parts`` is NULL while the parts are
+    being written: such a snapshot is incomplete and never loaded."""
 
     __tablename__ = "snapshots"
 
@@ -137,7 +139,18 @@ class SnapshotRow(Base):
     cmd_no: Mapped[int] = mapped_column(BigInteger)
     event_seq: Mapped[int] = mapped_column(BigInteger)
     created_ns: Mapped[int] = mapped_column(BigInteger)
-    payload: Mapped[str] = mapped_column(Text)
+    parts: Mapped[int | None] = mapped_column(Integer)
+
+
+class SnapshotPartRow(Base):
+    """Part ``part`` (from 0) of the text of snapshot ``snapshot_id``: the text is the
+    parts joined in order."""
+
+    __tablename__ = "snapshot_parts"
+
+    snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class FixSessionRow(Base):
@@ -191,6 +204,7 @@ events = EventRow.__table__
 orders = OrderRow.__table__
 trades = TradeRow.__table__
 snapshots = SnapshotRow.__table__
+snapshot_parts = SnapshotPartRow.__table__
 fix_sessions = FixSessionRow.__table__
 fix_message_runs = FixMessageRunRow.__table__
 fix_session_events = FixSessionEventRow.__table__

@@ -37,7 +37,8 @@ from asyncpg import InterfaceError as _PgInterfaceError
 from asyncpg import InternalClientError as _PgClientError
 from asyncpg import PostgresConnectionError as _PgConnectionError
 from asyncpg import PostgresError as _PgError
-from sqlalchemy import BigInteger, Integer, LargeBinary, Table, delete, event, func, insert, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, Table, event, func, select
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
@@ -91,6 +92,25 @@ LIVE_STATUSES: tuple[str, ...] = (
 """Order statuses of orders still working (on the book or waiting as stops)."""
 
 _T = TypeVar("_T")
+
+SNAPSHOT_PART_CHARS = 1 << 20
+"""A stored snapshot's text is split into parts of this many characters, one transaction
+each: a SQLite group commit waits for one part at most, not for the whole text."""
+
+_PRUNE_PARTS = 8  # parts of dropped snapshots deleted per transaction
+
+# A snapshot's writes, outside the group commit: the same text on SQLite (sqlite3's named
+# parameters) and on PostgreSQL (SQLAlchemy ``text()``).
+_SNAPSHOT_SQL = {
+    "begin": "INSERT INTO snapshots (id, cmd_no, event_seq, created_ns, parts) "
+    "VALUES (:id, :cmd_no, :event_seq, :created_ns, NULL)",
+    "part": "INSERT INTO snapshot_parts (snapshot_id, part, text) "
+    "VALUES (:snapshot_id, :part, :text)",
+    "complete": "UPDATE snapshots SET parts = :parts WHERE id = :id",
+    "prune": "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots "
+    "WHERE parts IS NOT NULL ORDER BY cmd_no DESC, id DESC LIMIT :keep)",
+    "drop_part": "DELETE FROM snapshot_parts WHERE snapshot_id = :snapshot_id AND part = :part",
+}
 Committed = Callable[[StoreError | None], None]
 """A :meth:`Store.commit_then` callback: None when durable, else the error."""
 
@@ -105,6 +125,7 @@ _events = _table(models.EventRow)
 _orders = _table(models.OrderRow)
 _trades = _table(models.TradeRow)
 _snapshots = _table(models.SnapshotRow)
+_snapshot_parts = _table(models.SnapshotPartRow)
 _fix_sessions = _table(models.FixSessionRow)
 _fix_message_runs = _table(models.FixMessageRunRow)
 _fix_session_events = _table(models.FixSessionEventRow)
@@ -482,6 +503,7 @@ class Store:
         self._checkpointer: Checkpointer | None = None  # SQLite file: WAL checkpoints
         self._writer: WriterProcess | None = None  # SQLite file: the batch writes
         self._outcome_unknown = False  # the last batch may be committed (its answer lost)
+        self._snapshot_lock = asyncio.Lock()  # one snapshot write at a time
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -714,9 +736,7 @@ class Store:
         try:
             rows = build_tuples(batch.journal)
             plan = self._sqlite_plan(batch, rows)
-            writer.send(
-                plan, lambda error: self._written(gen, batch, rows, started, error)
-            )
+            writer.send(plan, lambda error: self._written(gen, batch, rows, started, error))
         except Exception as exc:
             self._written(gen, batch, None, started, exc)
 
@@ -998,7 +1018,9 @@ class Store:
 
         async def read(conn: AsyncConnection) -> int:
             cmd = await conn.scalar(select(func.max(_commands.c.cmd_no)))
-            snap = await conn.scalar(select(func.max(_snapshots.c.cmd_no)))
+            snap = await conn.scalar(
+                select(func.max(_snapshots.c.cmd_no)).where(_snapshots.c.parts.is_not(None))
+            )
             return max(cmd or 0, snap or 0)
 
         return await self._read("last_cmd_no", read)
@@ -1029,22 +1051,37 @@ class Store:
         """
         from venue.snapshot import EngineSnapshot
 
-        async def read(conn: AsyncConnection) -> tuple[Any, int]:
+        async def read(conn: AsyncConnection) -> tuple[Any, list[str], int]:
             snap = (
                 await conn.execute(
-                    select(_snapshots.c.cmd_no, _snapshots.c.payload)
+                    select(_snapshots.c.id, _snapshots.c.cmd_no, _snapshots.c.parts)
+                    .where(_snapshots.c.parts.is_not(None))
                     .order_by(_snapshots.c.cmd_no.desc(), _snapshots.c.id.desc())
                     .limit(1)
                 )
             ).first()
+            parts: list[str] = []
+            if snap is not None:
+                parts = list(
+                    await conn.scalars(
+                        select(_snapshot_parts.c.text)
+                        .where(_snapshot_parts.c.snapshot_id == snap.id)
+                        .order_by(_snapshot_parts.c.part)
+                    )
+                )
             last_seq = await conn.scalar(select(func.max(_events.c.seq)))
-            return snap, int(last_seq or 0)
+            return snap, parts, int(last_seq or 0)
 
-        snap, last_seq = await self._read("load_snapshot", read)
+        snap, parts, last_seq = await self._read("load_snapshot", read)
         if snap is None:
             return None, 0, last_seq
+        if len(parts) != snap.parts:
+            raise RecoveryError(
+                f"{self._where}: snapshot after command {snap.cmd_no} has {len(parts)} of "
+                f"its {snap.parts} parts"
+            )
         try:
-            snapshot = EngineSnapshot.from_json(snap.payload)
+            snapshot = EngineSnapshot.from_json("".join(parts))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RecoveryError(
                 f"{self._where}: snapshot after command {snap.cmd_no} is unreadable: {exc}"
@@ -1111,27 +1148,71 @@ class Store:
 
         The buffer is committed first: the snapshot is never newer than the journal, so a
         recovery never starts from a state that holds a command it has no record of.
+
+        The text is stored in parts of :data:`SNAPSHOT_PART_CHARS`, a transaction each, and
+        the snapshot counts only once the transaction after the last part has set its
+        number of parts: a write cut off (a crash, a cancelled task) leaves an incomplete
+        snapshot that recovery ignores and the next write removes. Dropped snapshots' parts
+        are deleted a few per transaction too. With a SQLite file every one of these
+        transactions goes through the writer process, in turn with the group commits: a
+        commit waits for one part at most, never for the database's write lock.
         """
-        await self.commit()
-        row = {
-            "cmd_no": cmd_no,
-            "event_seq": event_seq,
-            "created_ns": time.time_ns(),
-            "payload": text,
-        }
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(_snapshots), [row])
-                kept = (
-                    await conn.scalars(
-                        select(_snapshots.c.id)
-                        .order_by(_snapshots.c.cmd_no.desc(), _snapshots.c.id.desc())
-                        .limit(keep)
-                    )
-                ).all()
-                await conn.execute(delete(_snapshots).where(_snapshots.c.id.not_in(kept)))
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            raise _classify(exc, "write_snapshot", self._where) from exc
+        async with self._snapshot_lock:
+            await self.commit()
+            size = SNAPSHOT_PART_CHARS
+            starts = range(0, max(len(text), 1), size)
+            try:
+                async with self._engine.connect() as conn:
+                    snapshot_id = 1 + (await conn.scalar(select(func.max(_snapshots.c.id))) or 0)
+                row = {
+                    "id": snapshot_id,
+                    "cmd_no": cmd_no,
+                    "event_seq": event_seq,
+                    "created_ns": time.time_ns(),
+                }
+                await self._transaction([(_SNAPSHOT_SQL["begin"], row)])
+                for part, start in enumerate(starts):
+                    chunk = text[start : start + size]
+                    part_row = {"snapshot_id": snapshot_id, "part": part, "text": chunk}
+                    await self._transaction([(_SNAPSHOT_SQL["part"], part_row)])
+                await self._transaction(
+                    [
+                        (_SNAPSHOT_SQL["complete"], {"id": snapshot_id, "parts": len(starts)}),
+                        (_SNAPSHOT_SQL["prune"], {"keep": keep}),
+                    ]
+                )
+                await self._delete_orphan_parts()
+            except (SQLAlchemyError, sqlite3.Error, OSError, TimeoutError) as exc:
+                raise _classify(exc, "write_snapshot", self._where) from exc
+
+    async def _transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        """Commit ``(sql, parameters)`` statements as one transaction, outside the group
+        commit: through the writer process where there is one (in turn with the batches,
+        so neither waits for the other's lock), else on a connection of the engine."""
+        if self._writer is not None:
+            await self._writer.write([(sql, [params]) for sql, params in statements])
+            return
+        async with self._engine.begin() as conn:
+            for sql, params in statements:
+                await conn.execute(sa_text(sql), params)
+
+    async def _delete_orphan_parts(self) -> None:
+        """Delete the parts of snapshots that no longer have a row, a few per transaction."""
+        async with self._engine.connect() as conn:
+            orphans = (
+                await conn.execute(
+                    select(_snapshot_parts.c.snapshot_id, _snapshot_parts.c.part)
+                    .where(_snapshot_parts.c.snapshot_id.not_in(select(_snapshots.c.id)))
+                    .order_by(_snapshot_parts.c.snapshot_id, _snapshot_parts.c.part)
+                )
+            ).all()
+        for i in range(0, len(orphans), _PRUNE_PARTS):
+            await self._transaction(
+                [
+                    (_SNAPSHOT_SQL["drop_part"], {"snapshot_id": snapshot_id, "part": part})
+                    for snapshot_id, part in orphans[i : i + _PRUNE_PARTS]
+                ]
+            )
 
     async def load_fix_session(self, session_id: str) -> FixSessionRecord | None:
         """A FIX session's stored sequence numbers and creation time, or None."""

@@ -48,7 +48,8 @@ _POLL_BYTES = 1 << 16
 _MARSHAL_VERSION = 2
 _SCRIPT = os.path.abspath(__file__)
 
-Statements = list[tuple[str, list[tuple[Any, ...]]]]
+Statements = list[tuple[str, list[tuple[Any, ...]] | list[dict[str, Any]]]]
+"""``(sql, rows)`` pairs: rows are tuples for ``?`` parameters or dicts for ``:name`` ones."""
 
 
 def read_frame(sock: socket.socket) -> bytes | None:
@@ -274,9 +275,7 @@ class WriterProcess:
         if answers is None or answers.transport is None:
             raise WriterLost("SQLite writer process lost: not running")
         answers.waiting.append(answered)
-        answers.transport.write(
-            frame(marshal.dumps((statements, self.pragmas), _MARSHAL_VERSION))
-        )
+        answers.transport.write(frame(marshal.dumps((statements, self.pragmas), _MARSHAL_VERSION)))
 
     def poll(self) -> None:
         """Call back the batches whose answers have arrived, now, without waiting for the

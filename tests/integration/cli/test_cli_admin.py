@@ -279,10 +279,10 @@ async def test_db_snapshot_is_where_a_restart_after_a_crash_starts(
     found = re.search(r"engine snapshot after command ([\d,]+): 1 live orders, [\d.]+ s", out)
     assert found, out
     cmd_no = int(found[1].replace(",", ""))
+    stored = latest_snapshot(venue_proc)
+    assert stored is not None
+    stored_no, payload = stored
     with sqlite3.connect(venue_proc.db) as db:
-        stored_no, payload = db.execute(
-            "SELECT cmd_no, payload FROM snapshots ORDER BY id DESC LIMIT 1"
-        ).fetchone()
         journaled = db.execute("SELECT max(cmd_no) FROM commands").fetchone()[0]
     assert stored_no == cmd_no == journaled  # after every command, all of them committed
     orders = EngineSnapshot.from_json(payload).orders
@@ -301,9 +301,15 @@ def latest_snapshot(vp: VenueProcess) -> tuple[int, str] | None:
     """The newest stored snapshot, as the store orders them: ``(cmd_no, text)``."""
     with sqlite3.connect(vp.db) as db:
         row = db.execute(
-            "SELECT cmd_no, payload FROM snapshots ORDER BY cmd_no DESC, id DESC LIMIT 1"
+            "SELECT id, cmd_no FROM snapshots WHERE parts IS NOT NULL "
+            "ORDER BY cmd_no DESC, id DESC LIMIT 1"
         ).fetchone()
-    return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        parts = db.execute(
+            "SELECT text FROM snapshot_parts WHERE snapshot_id = ? ORDER BY part", (row[0],)
+        ).fetchall()
+    return row[1], "".join(text for (text,) in parts)
 
 
 def poll(check: Callable[[], T | None], timeout: float, failure: Callable[[], str]) -> T:

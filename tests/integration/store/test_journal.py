@@ -51,9 +51,7 @@ ALICE = "FIX.4.4:VENUE->ALICE"
 BOB = "FIX.4.4:VENUE->BOB"
 
 
-def new(
-    owner: str, cl: str, side: Side, qty: int, price: int, ts: int = T0
-) -> NewOrder:
+def new(owner: str, cl: str, side: Side, qty: int, price: int, ts: int = T0) -> NewOrder:
     return NewOrder(
         ts, owner, cl, "AAPL", side, OrdType.LIMIT, Qty(qty), price=Price(price), account=owner[-3:]
     )

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, func, select, update
 
 from venue.commands import (
     AddInstrument,
@@ -25,7 +25,7 @@ from venue.events import OrderAccepted
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot
 from venue.store import RecoveryError, Store, recover_engine
-from venue.store.models import SnapshotRow
+from venue.store.models import SnapshotPartRow, SnapshotRow
 from venue.types import OrdType, Price, Qty, Side, TimeInForce
 
 T0 = 1_700_000_000_000_000_000
@@ -116,12 +116,10 @@ async def test_only_the_newest_snapshots_are_kept(store: Store) -> None:
         engine.handle(cmd)
         await store.write_snapshot(i, engine.snapshot(), keep=2)
     async with store.engine.connect() as conn:
-        from sqlalchemy import select
-
-        from venue.store.models import SnapshotRow
-
         kept = (await conn.execute(select(SnapshotRow.cmd_no))).scalars().all()
+        parts = (await conn.execute(select(SnapshotPartRow.snapshot_id))).scalars().all()
     assert sorted(kept) == [len(cmds) - 1, len(cmds)]
+    assert len(parts) == 2  # the dropped snapshots' parts are deleted with them
 
 
 async def test_the_newest_snapshot_is_the_one_after_the_most_commands(store: Store) -> None:
@@ -137,12 +135,77 @@ async def test_the_newest_snapshot_is_the_one_after_the_most_commands(store: Sto
     snapshot, cmd_no, _ = await store.load_snapshot()
     assert cmd_no == 12 and snapshot is not None and snapshot.to_json() == texts[12]
     async with store.engine.connect() as conn:
-        from sqlalchemy import select
-
-        from venue.store.models import SnapshotRow
-
         rows = (await conn.execute(select(SnapshotRow.cmd_no, SnapshotRow.event_seq))).all()
     assert sorted(rows) == [(10, 10), (12, 12)]
+
+
+async def test_a_snapshot_is_stored_in_parts_and_loaded_whole(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = MatchingEngine()
+    run(None, engine, command_stream(200), 1)
+    text = engine.snapshot().to_json()
+    monkeypatch.setattr("venue.store.store.SNAPSHOT_PART_CHARS", 1000)
+    await store.write_snapshot_text(202, 9, text)
+    async with store.engine.connect() as conn:
+        (snapshot_id, parts), *more = (
+            await conn.execute(select(SnapshotRow.id, SnapshotRow.parts))
+        ).all()
+        stored = (
+            await conn.execute(
+                select(SnapshotPartRow.part, SnapshotPartRow.text)
+                .where(SnapshotPartRow.snapshot_id == snapshot_id)
+                .order_by(SnapshotPartRow.part)
+            )
+        ).all()
+    assert more == [] and parts == len(stored) == -(-len(text) // 1000) > 2
+    assert [part for part, _ in stored] == list(range(parts))
+    assert {len(t) for _, t in stored[:-1]} == {1000}
+    assert "".join(t for _, t in stored) == text
+    assert await store.load_snapshot() == (engine.snapshot(), 202, 0)
+
+
+async def test_an_incomplete_snapshot_is_ignored_and_removed_by_the_next(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write cut off after some parts (a crash) leaves a row without its number of parts:
+    recovery takes the snapshot before it, and the next write deletes it and its parts."""
+    engine = MatchingEngine()
+    run(None, engine, command_stream(50), 1)
+    monkeypatch.setattr("venue.store.store.SNAPSHOT_PART_CHARS", 500)
+    await store.write_snapshot(10, engine.snapshot())
+    await store.write_snapshot(20, engine.snapshot())
+    async with store.engine.begin() as conn:  # as if the write of 20 had stopped before its end
+        await conn.execute(update(SnapshotRow).where(SnapshotRow.cmd_no == 20).values(parts=None))
+    assert (await store.load_snapshot())[1] == 10
+    assert await store.last_cmd_no() == 10
+
+    await store.write_snapshot(30, engine.snapshot(), keep=3)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(SnapshotRow.cmd_no).order_by(SnapshotRow.cmd_no))).all()
+        orphans = await conn.scalar(
+            select(func.count()).where(SnapshotPartRow.snapshot_id.not_in(select(SnapshotRow.id)))
+        )
+    assert [r.cmd_no for r in rows] == [10, 30]
+    assert orphans == 0
+    assert (await store.load_snapshot())[1] == 30
+
+
+async def test_a_snapshot_missing_a_part_stops_recovery(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = MatchingEngine()
+    run(None, engine, command_stream(50), 1)
+    monkeypatch.setattr("venue.store.store.SNAPSHOT_PART_CHARS", 500)
+    await store.write_snapshot(52, engine.snapshot())
+    async with store.engine.begin() as conn:
+        parts = await conn.scalar(select(SnapshotRow.parts))
+        await conn.execute(delete(SnapshotPartRow).where(SnapshotPartRow.part == 1))
+    assert parts is not None and parts > 2
+    with pytest.raises(
+        RecoveryError, match=rf"snapshot after command 52 has {parts - 1} of its {parts} parts"
+    ):
+        await store.load_snapshot()
 
 
 @pytest.mark.parametrize("with_snapshot", [False, True], ids=["journal-only", "snapshot"])
@@ -229,9 +292,7 @@ async def test_a_snapshot_whose_orders_cannot_be_restored_stops_recovery(store: 
 
 
 async def _insert_snapshot_row(store: Store, cmd_no: int, payload: str) -> None:
-    row = {"cmd_no": cmd_no, "event_seq": 0, "created_ns": 1, "payload": payload}
-    async with store.engine.begin() as conn:
-        await conn.execute(insert(SnapshotRow), [row])
+    await store.write_snapshot_text(cmd_no, 0, payload)
 
 
 async def test_snapshot_type_is_the_engines(store: Store) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
+from venue.commands import AddInstrument, NewOrder
+from venue.engine import MatchingEngine
+from venue.instruments import Instrument
 from venue.store import (
     SchemaError,
     SchemaState,
@@ -20,6 +25,7 @@ from venue.store import (
 )
 from venue.store.migrate import _config
 from venue.store.models import metadata
+from venue.types import OrdType, Price, Qty, Side
 
 
 async def _execute(url: str, *statements: str) -> None:
@@ -122,7 +128,7 @@ async def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(db_url
         assert await store.last_cmd_no() == 1
     finally:
         await store.close()
-    assert await check_schema(db_url) == head_revision() == "0003_fix_message_runs"
+    assert await check_schema(db_url) == head_revision() == "0004_snapshot_parts"
     assert await _index_names(db_url) == {"ix_events_owner_cl_ord_id", "ix_events_ts_ns"}
 
 
@@ -142,7 +148,9 @@ async def test_stored_fix_messages_move_to_runs_and_back(db_url: str) -> None:
     store = await Store.open(db_url)  # migrates to the runs
     try:
         assert await store.load_fix_messages(session, 1, 0) == [
-            (1, b"m1\x01"), (2, b"m2\x01"), (5, b"m5\x01")
+            (1, b"m1\x01"),
+            (2, b"m2\x01"),
+            (5, b"m5\x01"),
         ]
         store.fix_message(session, 6, b"m6\x01")
         await store.commit()
@@ -161,7 +169,73 @@ async def test_stored_fix_messages_move_to_runs_and_back(db_url: str) -> None:
         async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT seq, raw FROM fix_messages ORDER BY seq"))
             assert [(n, bytes(r)) for n, r in rows] == [
-                (1, b"m1\x01"), (2, b"m2\x01"), (5, b"m5\x01"), (6, b"m6\x01")
+                (1, b"m1\x01"),
+                (2, b"m2\x01"),
+                (5, b"m5\x01"),
+                (6, b"m6\x01"),
             ]
+    finally:
+        await engine.dispose()
+
+
+def _resting_engine() -> MatchingEngine:
+    engine = MatchingEngine()
+    engine.handle(AddInstrument(1, Instrument("TEST", Decimal("0.01"))))
+    for n in range(3):
+        engine.handle(
+            NewOrder(
+                2 + n,
+                "FIX.4.4:VENUE->C1",
+                f"N{n}",
+                "TEST",
+                Side.BUY,
+                OrdType.LIMIT,
+                Qty(10),
+                Price(100 - n),
+            )
+        )
+    return engine
+
+
+async def test_stored_snapshots_move_to_parts_and_back(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = _resting_engine().snapshot()
+    text_ = snapshot.to_json()
+    await upgrade(db_url, "0003_fix_message_runs")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO snapshots (cmd_no, event_seq, created_ns, payload) "
+                    "VALUES (4, :seq, 1, :text)"
+                ),
+                {"seq": snapshot.next_seq - 1, "text": text_},
+            )
+    finally:
+        await engine.dispose()
+
+    monkeypatch.setattr("venue.store.store.SNAPSHOT_PART_CHARS", 100)
+    store = await Store.open(db_url)  # migrates: the stored snapshot becomes one part
+    try:
+        assert await store.load_snapshot() == (snapshot, 4, 0)
+        await store.write_snapshot(5, snapshot)  # in parts of 100 characters
+        assert await store.load_snapshot() == (snapshot, 5, 0)
+    finally:
+        await store.close()
+
+    def downgrade(conn: Connection) -> None:
+        config = _config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_fix_message_runs")
+
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade)
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT cmd_no, payload FROM snapshots ORDER BY id"))
+            assert [tuple(r) for r in rows] == [(4, text_), (5, text_)]
     finally:
         await engine.dispose()
