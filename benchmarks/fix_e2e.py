@@ -342,11 +342,18 @@ def one_run(
     return summary
 
 
-def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, Any]:
+def restart_run(
+    root: Path, store: str, n: int, cpu: int | None, after: int = 0
+) -> dict[str, Any]:
     """Seed ``n`` resting orders, then time three things: the restart after SIGKILL (the
     journal is replayed), a clean stop (SIGTERM: it writes an engine snapshot), and the
     restart after it (the snapshot is loaded). The venue's automatic snapshots are off, so
-    the restart after SIGKILL replays all ``n`` commands whatever the moment of the kill."""
+    the restart after SIGKILL replays all ``n`` commands whatever the moment of the kill.
+
+    With ``after``: an engine snapshot is taken (``venue db snapshot``) once the ``n`` rest,
+    then ``after`` more orders are seeded before the kill, so the restart after SIGKILL loads
+    that snapshot and replays ``after`` commands: the worst case of a crash just before an
+    automatic snapshot, with ``after`` the SnapshotCommandInterval."""
     pg_name = None
     if store == "postgres":
         pg_name = run_loop(create_pg_database())
@@ -360,6 +367,12 @@ def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, An
         seed = sim_config(vp, sessions=["CLIENT2"], flow="resting", in_flight=200,
                           duration=600.0, orders=n)
         seeded = run_loop(Simulation(seed).run())
+        snapshot_s = None
+        if after:
+            snapshot_s = call(vp.sock, "db.snapshot", timeout=600.0)["seconds"]
+            more = sim_config(vp, sessions=["CLIENT2"], flow="resting", in_flight=200,
+                              duration=600.0, orders=after)
+            seeded["sent"]["D"] += run_loop(Simulation(more).run())["sent"]["D"]
         status = call(vp.sock, "status", timeout=10.0)
         vp.kill()
         after_kill = _timed_restart(vp)
@@ -373,6 +386,7 @@ def restart_run(root: Path, store: str, n: int, cpu: int | None) -> dict[str, An
             run_loop(drop_pg_database(pg_name))
     return {
         "store": store, "seeded": seeded["sent"]["D"], "live_before": status["live_orders"],
+        "replayed_after_kill": after or n, "snapshot_s": snapshot_s,
         "after_kill": after_kill, "stop_s": round(stop_s, 2), "after_stop": after_stop,
     }
 
@@ -469,6 +483,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=5000.0, help="orders/s in total (open loop)")
     ap.add_argument("--restart", type=int, default=0, help="N resting orders for the restart")
     ap.add_argument("--restart-stores", default="sqlite")
+    ap.add_argument("--restart-after", type=int, default=0,
+                    help="snapshot after the N, then M more orders before the kill")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run every configuration N times, interleaved (durable/in-memory ratio)")
     ap.add_argument("--postgres-cpus", default="",
@@ -513,10 +529,14 @@ def main() -> None:
         for store in args.restart_stores.split(","):
             root = Path(tempfile.mkdtemp(prefix="venue-bench-"))
             try:
-                r = restart_run(root, store, args.restart, args.venue_cpu)
+                r = restart_run(root, store, args.restart, args.venue_cpu,
+                                args.restart_after)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-            print(f"restart {store}: {r['live_before']:,} resting orders")
+            print(f"restart {store}: {r['live_before']:,} resting orders, "
+                  f"{r['replayed_after_kill']:,} commands to replay after SIGKILL"
+                  + (f" (snapshot before them: {r['snapshot_s']} s)" if args.restart_after
+                     else ""))
             for label, a in (("after SIGKILL", r["after_kill"]), ("after a clean stop",
                                                                  r["after_stop"])):
                 print(f"  {label:18s}: admin status after {a['admin_s']} s, first order "
