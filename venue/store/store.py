@@ -111,6 +111,7 @@ _SNAPSHOT_SQL = {
     "WHERE parts IS NOT NULL ORDER BY cmd_no DESC, id DESC LIMIT :keep)",
     "drop_part": "DELETE FROM snapshot_parts WHERE snapshot_id = :snapshot_id AND part = :part",
 }
+
 Committed = Callable[[StoreError | None], None]
 """A :meth:`Store.commit_then` callback: None when durable, else the error."""
 
