@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic import command
@@ -26,6 +27,29 @@ from venue.store import (
 from venue.store.migrate import _config
 from venue.store.models import metadata
 from venue.types import OrdType, Price, Qty, Side
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    def run(conn: Connection) -> None:
+        config = _config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
 
 
 async def _execute(url: str, *statements: str) -> None:
@@ -157,25 +181,14 @@ async def test_stored_fix_messages_move_to_runs_and_back(db_url: str) -> None:
     finally:
         await store.close()
 
-    def downgrade(conn: Connection) -> None:
-        config = _config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0002_fewer_write_indexes")
-
-    engine = make_engine(db_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("SELECT seq, raw FROM fix_messages ORDER BY seq"))
-            assert [(n, bytes(r)) for n, r in rows] == [
-                (1, b"m1\x01"),
-                (2, b"m2\x01"),
-                (5, b"m5\x01"),
-                (6, b"m6\x01"),
-            ]
-    finally:
-        await engine.dispose()
+    await _downgrade(db_url, "0002_fewer_write_indexes")
+    rows = await _rows(db_url, "SELECT seq, raw FROM fix_messages ORDER BY seq")
+    assert [(n, bytes(r)) for n, r in rows] == [
+        (1, b"m1\x01"),
+        (2, b"m2\x01"),
+        (5, b"m5\x01"),
+        (6, b"m6\x01"),
+    ]
 
 
 def _resting_engine() -> MatchingEngine:
@@ -225,17 +238,6 @@ async def test_stored_snapshots_move_to_parts_and_back(
     finally:
         await store.close()
 
-    def downgrade(conn: Connection) -> None:
-        config = _config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0003_fix_message_runs")
-
-    engine = make_engine(db_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("SELECT cmd_no, payload FROM snapshots ORDER BY id"))
-            assert [tuple(r) for r in rows] == [(4, text_), (5, text_)]
-    finally:
-        await engine.dispose()
+    await _downgrade(db_url, "0003_fix_message_runs")
+    rows = await _rows(db_url, "SELECT cmd_no, payload FROM snapshots ORDER BY id")
+    assert rows == [(4, text_), (5, text_)]
