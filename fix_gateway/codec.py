@@ -209,7 +209,10 @@ def _parse_slow(parts: list[str], raw: bytes) -> Message:
         fields.append((tag, v))
         index.setdefault(tag, v)
     if error is None and (len(fields) < 3 or [f[0] for f in fields[:3]] != [8, 9, 35]):
-        error = (14, None, "BeginString, BodyLength and MsgType must be the first three tags")
+        misplaced = next(
+            want for at, want in enumerate((8, 9, 35)) if at >= len(fields) or fields[at][0] != want
+        )
+        error = (14, misplaced, "BeginString, BodyLength and MsgType must be the first three tags")
     msg_type = index.get(35, "")
     return Message(msg_type, fields, index, raw, error)
 

@@ -279,15 +279,39 @@ def is_supported(msg_type: str) -> bool:
     return msg_type in _SPECS
 
 
+_HEADER_TAG_TEXT: Final = frozenset(str(tag) for tag in HEADER_TAGS)
+
+
+def _misplaced_header_tag(msg: Message) -> int | None:
+    """The first standard header tag that follows a body tag (FIX test case 14g), or None."""
+    tokens = msg._tokens
+    tags: list[str] | list[int]
+    header: frozenset[str] | frozenset[int]
+    if tokens is not None:  # the parser's fast path: tag, value, tag, value ...
+        tags, header = tokens[6::2], _HEADER_TAG_TEXT
+    else:
+        tags, header = [tag for tag, _ in msg.fields[3:]], HEADER_TAGS
+    for i, tag in enumerate(tags):
+        if tag not in header:  # the first body tag: no header tag may come after it
+            rest = tags[i:]
+            if header.isdisjoint(rest):
+                return None
+            return next(int(t) for t in rest if t in header)
+    return None
+
+
 def validate(msg: Message) -> Problem | None:
     """Check a message of a supported type; returns the first problem or None.
 
     Covers FIX test cases 14a (invalid tag number), 14b (required tag missing), 14c (tag not
     defined for this message type), 14d (tag without value), 14e (value out of range), 14f
-    (incorrect data format), 14h (repeated tag).
+    (incorrect data format), 14g (header tag after a body tag), 14h (repeated tag).
     """
     if msg.error is not None:
         return msg.error
+    misplaced = _misplaced_header_tag(msg)
+    if misplaced is not None:  # 14g
+        return (TAG_OUT_OF_ORDER, misplaced, "Tag specified out of required order")
     spec = _SPECS[msg.msg_type]
     index = msg._index
     if not index.keys() >= spec.required:

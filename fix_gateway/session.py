@@ -63,6 +63,14 @@ from fix_gateway.store import MessageStore
 _NS: Final = 1_000_000_000
 
 
+def _heart_bt_int(msg: Message) -> int | None:
+    """HeartBtInt(108) of a Logon in seconds; None unless a whole number >= 0."""
+    text = msg.get(108)
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return None
+    return int(text)
+
+
 class SessionState(enum.Enum):
     DISCONNECTED = "disconnected"  # no connection bound to the session
     AWAIT_LOGON = "await_logon"  # connected; the first message must be a valid Logon
@@ -159,6 +167,8 @@ class Session:
         self._queue: dict[int, Message] = {}
         self._served_early: set[int] = set()  # too-high ResendRequests already answered
         self._resend_pending = False
+        self._resend_begin = 0  # the expected MsgSeqNum when the pending ResendRequest went out
+        self._resend_trigger = 0  # the too-high MsgSeqNum that made it go out
         self._held: list[bytes] | None = None  # inbound messages waiting for LoadMessages
         self._loaded = False  # the next ResendRequest's messages were just loaded
         self._test_req_id: str | None = None
@@ -412,7 +422,10 @@ class Session:
         if seq is None or seq < expected:  # FIX 4.4 2c on Logon
             self._refuse(f"MsgSeqNum too low, expecting {expected} but received {seq}", now_ns, out)
             return
-        hb = msg.get_int(108) or 0
+        hb = _heart_bt_int(msg)
+        if hb is None:
+            self._refuse("Invalid Logon: HeartBtInt(108) must be a whole number >= 0", now_ns, out)
+            return
         self.heart_bt_int = hb
         self._hb_ns = hb * _NS
         self._set_state(S.LOGGED_ON)
@@ -425,7 +438,7 @@ class Session:
         out.append(LoggedOn())
         if seq > expected:  # FIX 4.4 1c: Logon with MsgSeqNum too high -> ResendRequest
             self._queue[seq] = msg
-            self._request_resend(expected, now_ns, out)
+            self._request_resend(expected, now_ns, out, trigger=seq)
         else:
             store.incr_next_target_seq()
 
@@ -466,6 +479,9 @@ class Session:
         if msg_type == "4" and index.get(123) != "Y":  # Reset mode ignores MsgSeqNum (FIX 11a-c)
             self._sequence_reset(msg, seq, now_ns, out)
             return
+        if msg_type == "A" and index.get(141) == "Y":  # both sides restart at 1, in session
+            self._reset_by_logon(msg, seq, now_ns, out)
+            return
         expected = self.store.next_target_seq
         if seq == expected:
             self._process(msg, seq, sending_time, now_ns, out)
@@ -481,8 +497,12 @@ class Session:
                 self._served_early.add(seq)
                 self._serve_resend(msg, seq, now_ns, out)
             self._queue[seq] = msg
-            if not self._resend_pending:
-                self._request_resend(expected, now_ns, out)
+            if not self._resend_pending or (
+                # The answer to the pending request went past its start but stopped short of
+                # the queue: ask again from where it stopped, or the queue waits forever.
+                seq > self._resend_trigger and expected > self._resend_begin
+            ):
+                self._request_resend(expected, now_ns, out, trigger=seq)
             return
         # seq < expected
         if index.get(43) == "Y":  # FIX 4.4 2f: possible duplicate -> ignore (after checks)
@@ -504,6 +524,7 @@ class Session:
         msg_type = msg.msg_type
         if msg.get(43) == "Y" and not self._check_poss_dup(msg, seq, sending_time, now_ns, out):
             return
+        self._test_req_id = None  # the counterparty is alive: the next silence gets a new one
         if msg_type not in SUPPORTED_MSG_TYPES:
             if msg_type in FIX44_MSG_TYPES or msg_type[:1] == "U":
                 # An application message the venue does not support: BusinessMessageReject
@@ -520,8 +541,6 @@ class Session:
             out.append(Deliver(msg))
         elif msg_type == "0":  # Heartbeat
             store.incr_next_target_seq()
-            if self._test_req_id is not None and msg.get(112) == self._test_req_id:
-                self._test_req_id = None
         elif msg_type == "1":  # TestRequest -> Heartbeat echoing TestReqID (FIX 4.4 6)
             store.incr_next_target_seq()
             out.append(self._send("0", [(112, msg.get(112))], now_ns))
@@ -612,6 +631,33 @@ class Session:
                          f"Value is incorrect (out of range) for this tag: NewSeqNo {new_seq} "
                          f"lower than expected {expected}", now_ns, out, consume=False)
 
+    def _reset_by_logon(self, msg: Message, seq: int, now_ns: int, out: list[Action]) -> None:
+        """A Logon with ResetSeqNumFlag=Y while logged on (FIX 4.4, as QuickFIX does it): both
+        sides restart at 1 without disconnecting, and the Logon is answered with 141=Y."""
+        if self.state is not S.LOGGED_ON:
+            self._start_logout("Logon received while logging out", now_ns, out)
+            return
+        problem = validate(msg)
+        if problem is None and _heart_bt_int(msg) is None:
+            problem = (VALUE_OUT_OF_RANGE, 108, "HeartBtInt(108) must be a whole number >= 0")
+        if problem is not None:
+            self._reject(msg, seq, problem[0], problem[1], problem[2], now_ns, out, consume=False)
+            return
+        hb = _heart_bt_int(msg) or 0
+        self._queue.clear()
+        self._served_early.clear()
+        self._resend_pending = False
+        self.store.reset(now_ns)
+        self.log.on_event("Sequence numbers reset by Logon while logged on", now_ns)
+        self.heart_bt_int = hb
+        self._hb_ns = hb * _NS
+        out.append(self._send("A", [(98, 0), (108, hb), (141, "Y")], now_ns))
+        if seq > 1:  # as on a first Logon: its MsgSeqNum says what is missing
+            self._queue[seq] = msg
+            self._request_resend(1, now_ns, out, trigger=seq)
+        else:
+            self.store.incr_next_target_seq()
+
     def _logout_received(self, msg: Message, now_ns: int, out: list[Action]) -> None:
         if self.state is S.AWAIT_LOGOUT:  # the reply to our Logout (FIX 4.4 13a)
             self._disconnect("Logout completed", now_ns, out, logout=True)
@@ -622,8 +668,12 @@ class Session:
 
     # -- resends ----------------------------------------------------------------------------------
 
-    def _request_resend(self, expected: int, now_ns: int, out: list[Action]) -> None:
+    def _request_resend(
+        self, expected: int, now_ns: int, out: list[Action], *, trigger: int
+    ) -> None:
         self._resend_pending = True
+        self._resend_begin = expected
+        self._resend_trigger = trigger
         out.append(self._send("2", [(7, expected), (16, 0)], now_ns))
         self.log.on_event(f"Sent ResendRequest FROM: {expected} TO: infinity", now_ns)
 

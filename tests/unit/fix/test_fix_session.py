@@ -169,6 +169,37 @@ def test_141_reset_seq_num_flag_on_logon() -> None:
     assert store.next_sender_seq == 2 and store.next_target_seq == 2
 
 
+def test_141_reset_seq_num_flag_while_logged_on_resets_both_sides() -> None:
+    p = logged_on()
+    for _ in range(3):
+        p.send("0")
+    assert p.store.next_target_seq == 5
+    acts = p.logon(hb=20, extra=[(141, "Y")], seq=1)
+    [reply] = sent(acts)
+    assert tags(reply, 35, 34, 108, 141) == {35: "A", 34: "1", 108: "20", 141: "Y"}
+    assert not disconnected(acts)
+    assert p.store.next_sender_seq == 2 and p.store.next_target_seq == 2
+    assert p.session.heart_bt_int == 20
+    assert delivered(p.send("D", NOS_FIELDS, seq=2))
+
+
+def test_141_reset_while_logged_on_with_a_bad_heart_bt_int_is_rejected() -> None:
+    p = logged_on()
+    [rej] = sent(p.logon(hb=-5, extra=[(141, "Y")], seq=1))
+    assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "1", 371: "108", 373: "5"}
+    assert p.store.next_target_seq == 2  # nothing reset, nothing consumed
+
+
+@pytest.mark.parametrize("hb", ["-5", "1.5", "x"])
+def test_logon_with_an_invalid_heart_bt_int_refused(hb: str) -> None:
+    p = Pair()
+    acts = p.send("A", [(98, 0), (108, hb)])
+    [logout] = sent(acts)
+    assert logout.msg_type == "5"
+    assert disconnected(acts)
+    assert not any(isinstance(a, LoggedOn) for a in acts)
+
+
 def test_reset_on_logon_config() -> None:
     p = Pair(_cfg(reset_on_logon=True), store=MemoryStore(T0, 7, 7))
     [reply] = sent(p.logon(seq=1))
@@ -219,6 +250,18 @@ def test_test_request_answered_keeps_session() -> None:
     assert p.session._test_req_id is None
 
 
+def test_any_message_answers_a_test_request_so_the_next_silence_gets_a_new_one() -> None:
+    p = Pair()
+    p.logon(hb=10)
+    [tr1] = [m for m in sent(p.timer(12.1)) if m.msg_type == "1"]
+    assert tr1.get(112) == "TEST-1"
+    p.send("0")  # a plain Heartbeat without TestReqID(112): the counterparty is alive
+    assert not disconnected(p.timer(11.9))
+    acts = p.timer(0.3)  # 12.2 s of silence again
+    assert [m.get(112) for m in sent(acts) if m.msg_type == "1"] == ["TEST-2"]
+    assert not disconnected(acts)
+
+
 def test_6_test_request_echoed_in_heartbeat() -> None:
     p = logged_on()
     [hb] = sent(p.send("1", [(112, "PING-42")]))
@@ -250,6 +293,32 @@ def test_2b_seq_too_high_resend_request_and_queue() -> None:
     assert got == ["ORD4", "ORD5", "ORD6"]
     assert p.store.next_target_seq == 7
     assert any("Resend complete" in e for e in p.log.events)
+
+
+def test_a_resend_answer_that_stops_short_is_requested_again_from_where_it_stopped() -> None:
+    p = logged_on()  # next expected 2
+    [rr] = sent(p.send("1", [(112, "S5")], seq=5))
+    assert tags(rr, 7, 16) == {7: "2", 16: "0"}
+    for seq in (2, 3):  # the counterparty resends 2 and 3, but not 4
+        p.send("0", seq=seq, poss_dup=True, orig_time_ns=p.now)
+    assert p.store.next_target_seq == 4
+    acts = p.send("D", NOS_FIELDS, seq=6)
+    [rr2] = sent(acts)
+    assert tags(rr2, 35, 7, 16) == {35: "2", 7: "4", 16: "0"}
+    acts = p.send("4", [(123, "Y"), (36, 5)], seq=4, poss_dup=True, orig_time_ns=p.now)
+    assert [m.get(112) for m in sent(acts)] == ["S5"]  # the TestRequest, answered at last
+    assert [m.get(11) for m in delivered(acts)] == ["ORD1"]
+    assert p.store.next_target_seq == 7
+
+
+def test_new_messages_before_the_resend_answer_do_not_repeat_the_request() -> None:
+    p = logged_on()
+    assert [m.msg_type for m in sent(p.send("0", seq=5))] == ["2"]
+    assert sent(p.send("0", seq=6)) == []  # nothing resent yet: the request stands
+    assert sent(p.send("0", seq=7)) == []
+    acts = p.send("4", [(123, "Y"), (36, 5)], seq=2, poss_dup=True, orig_time_ns=p.now)
+    assert sent(acts) == [] and p.store.next_target_seq == 8
+    assert p.session._resend_pending is False
 
 
 def test_2c_seq_too_low_without_possdup_logout() -> None:
@@ -480,6 +549,24 @@ def test_14d_tag_without_value() -> None:
                                  (52, format_utc_timestamp(p.now)), *NOS_FIELDS, (58, "")])
     [rej] = sent(p.feed(raw))
     assert tags(rej, 45, 371, 373) == {45: "2", 371: "58", 373: "4"}
+
+
+def test_14g_header_tag_after_a_body_tag_rejected() -> None:
+    p = logged_on()
+    raw = encode_raw("FIX.4.4", [(35, "1"), (49, "CLIENT1"), (56, "VENUE"), (34, 2),
+                                 (112, "OOO"), (52, format_utc_timestamp(p.now))])
+    acts = p.feed(raw)
+    [rej] = sent(acts)
+    assert tags(rej, 35, 45, 371, 372, 373) == {35: "3", 45: "2", 371: "52", 372: "1", 373: "14"}
+    assert p.store.next_target_seq == 3
+
+
+def test_14g_msg_type_not_third_names_the_tag() -> None:
+    p = logged_on()
+    raw = encode_raw("FIX.4.4", [(49, "CLIENT1"), (35, "0"), (56, "VENUE"), (34, 2),
+                                 (52, format_utc_timestamp(p.now))])
+    [rej] = sent(p.feed(raw))
+    assert tags(rej, 371, 373) == {371: "35", 373: "14"}
 
 
 def test_14h_repeated_tag() -> None:
