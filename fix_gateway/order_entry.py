@@ -24,7 +24,7 @@ from fix_gateway import translate
 from fix_gateway.codec import EncodedBody, Message, OutBody, encode_body
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.translate import Body, Refusal, SessionRules
-from venue.commands import CancelOrder, Command, NewOrder, RejectOrder
+from venue.commands import CancelOrder, Command, NewOrder, RejectOrder, ReplaceOrder
 from venue.events import (
     CancelRejected,
     Event,
@@ -39,9 +39,20 @@ from venue.events import (
     Trade,
 )
 from venue.instruments import Instrument
-from venue.types import CancelReason, CxlRejResponseTo, OrderId, OrdType, RejectReason, StpMode
+from venue.snapshot import OrderView
+from venue.types import (
+    CancelReason,
+    CxlRejResponseTo,
+    OrderId,
+    OrdStatus,
+    OrdType,
+    RejectReason,
+    StpMode,
+)
 
 log = logging.getLogger(__name__)
+
+_FINISHED = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.EXPIRED})
 
 #: Application messages the venue accepts from trading sessions.
 SUPPORTED = frozenset({"D", "F", "G", "H", "q"})
@@ -65,6 +76,12 @@ class Venue(Protocol):
         ...
 
     def live_order_ids(self, owner: str) -> list[OrderId]: ...
+
+    def find_order(
+        self, owner: str, order_id: OrderId | None, cl_ord_id: str
+    ) -> OrderView | None:
+        """The owner's order by OrderID, else ClOrdID, as a cancel or replace finds it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -138,6 +155,7 @@ class OrderEntry:
         self._session_event = session_event
         self._sender = sender
         self._sessions: dict[str, _SessionState] = {}
+        self._refused: tuple[NewOrder, Message] | None = None  # a refusal being submitted
         self._ids: dict[str, SessionID] = {}
         self._drop_copies: list[tuple[SessionID, frozenset[str] | None]] = []
         for session in config.sessions:
@@ -241,10 +259,16 @@ class OrderEntry:
                 session_id, msg, "6", "a drop-copy session may send only session messages"
             )
             return
-        if state.throttle is not None and not state.throttle.allow(now_ns):
-            self._throttled(state, msg, now_ns)
-            return
-        handler(state, msg, now_ns)
+        try:
+            if state.throttle is not None and not state.throttle.allow(now_ns):
+                self._throttled(state, msg, now_ns)
+                return
+            handler(state, msg, now_ns)
+        except Exception:  # a message the venue cannot handle still gets an answer
+            log.exception("%s: failed on %r", session_id, msg)
+            self._business_reject(
+                session_id, msg, "0", "the venue could not process this message"
+            )
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -264,13 +288,21 @@ class OrderEntry:
         result = translate.new_order(msg, state.rules, self._venue, now_ns)
         if isinstance(result, tuple):
             order, refusal = result
-            self._venue.submit(RejectOrder(order, refusal.reason, refusal.text))
+            self._refuse_order(order, msg, refusal)
             return
         breach = self._risk_check(state, result)
         if breach is not None:
-            self._venue.submit(RejectOrder(result, breach.reason, breach.text))
+            self._refuse_order(result, msg, breach)
             return
         self._venue.submit(result)
+
+    def _refuse_order(self, order: NewOrder, msg: Message, refusal: Refusal) -> None:
+        """Journal a refused NewOrderSingle; its ExecutionReport echoes ``msg``."""
+        self._refused = (order, msg)
+        try:
+            self._venue.submit(RejectOrder(order, refusal.reason, refusal.text))
+        finally:
+            self._refused = None
 
     def _risk_check(self, state: _SessionState, order: NewOrder) -> Refusal | None:
         ticks: int | None = order.price
@@ -315,16 +347,58 @@ class OrderEntry:
 
     def _replace(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         result = translate.replace_order(msg, state.rules.owner, self._venue, now_ns)
-        if isinstance(result, Refusal):
-            body = translate.cancel_reject_refusal(msg, result, CxlRejResponseTo.REPLACE, now_ns)
-            self._send(state.config.session_id, "9", body)
+        refusal = result if isinstance(result, Refusal) else None
+        target = self._target(state, msg)
+        if refusal is None and isinstance(result, ReplaceOrder) and target is not None:
+            refusal = self._replace_refusal(state, msg, result, target)
+        if refusal is not None:
+            self._cancel_refused(state, msg, refusal, CxlRejResponseTo.REPLACE, now_ns, target)
             return
-        breach = self._limit_breach(state.config, result.symbol, result.qty, result.price)
-        if breach is not None:
-            body = translate.cancel_reject_refusal(msg, breach, CxlRejResponseTo.REPLACE, now_ns)
-            self._send(state.config.session_id, "9", body)
-            return
+        assert isinstance(result, ReplaceOrder)
         self._venue.submit(result)
+
+    def _target(self, state: _SessionState, msg: Message) -> OrderView | None:
+        """The session's order a cancel or replace names (None when unknown: the engine
+        answers that itself)."""
+        return self._venue.find_order(
+            state.rules.owner, translate.order_id(msg), msg.get(41) or ""
+        )
+
+    def _replace_refusal(
+        self, state: _SessionState, msg: Message, replace: ReplaceOrder, target: OrderView
+    ) -> Refusal | None:
+        """The gateway's rules for a replace of a live order: OrdType(40) cannot change, and
+        the session limits apply to the order as replaced (its price when 44 is absent)."""
+        if target.status in _FINISHED:
+            return None  # the engine answers: too late
+        spec = target.spec
+        ord_type = msg.get(40)
+        if ord_type is not None and ord_type != spec.ord_type.value:
+            return Refusal(
+                RejectReason.INVALID_ORDER,
+                f"OrdType(40) cannot be changed by a replace: the order's is {spec.ord_type.value}",
+            )
+        ticks = next(
+            (p for p in (replace.price, spec.price, replace.stop_price, spec.stop_price)
+             if p is not None),
+            None,
+        )  # fmt: skip
+        return self._limit_breach(state.config, spec.symbol, replace.qty, ticks)
+
+    def _cancel_refused(
+        self,
+        state: _SessionState,
+        msg: Message,
+        refusal: Refusal,
+        response_to: CxlRejResponseTo,
+        now_ns: int,
+        target: OrderView | None = None,
+    ) -> None:
+        """An OrderCancelReject from the gateway, with the named order's id and status."""
+        if target is None:
+            target = self._target(state, msg)
+        body = translate.cancel_reject_refusal(msg, refusal, response_to, now_ns, target)
+        self._send(state.config.session_id, "9", body)
 
     def _status(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
@@ -343,15 +417,14 @@ class OrderEntry:
         if msg.msg_type == "D":
             result = translate.new_order(msg, state.rules, self._venue, now_ns)
             order = result[0] if isinstance(result, tuple) else result
-            self._venue.submit(RejectOrder(order, RejectReason.THROTTLED, text))
+            self._refuse_order(order, msg, Refusal(RejectReason.THROTTLED, text))
         elif msg.msg_type in ("F", "G"):
             response_to = (
                 CxlRejResponseTo.CANCEL if msg.msg_type == "F" else CxlRejResponseTo.REPLACE
             )
-            body = translate.cancel_reject_refusal(
-                msg, Refusal(RejectReason.THROTTLED, text), response_to, now_ns
+            self._cancel_refused(
+                state, msg, Refusal(RejectReason.THROTTLED, text), response_to, now_ns
             )
-            self._send(state.config.session_id, "9", body)
         else:
             self._business_reject(state.config.session_id, msg, "0", text)
 
@@ -395,7 +468,9 @@ class OrderEntry:
 
     def _on_rejected(self, ev: OrderRejected) -> None:
         req = ev.request
-        body = translate.rejected(ev, self._venue.instrument(req.symbol))
+        refused = self._refused
+        echo = refused[1] if refused is not None and refused[0] is req else None
+        body = translate.rejected(ev, self._venue.instrument(req.symbol), echo)
         self._report(req.owner, req.account, body)
         state = self._sessions.get(req.owner)
         if state is not None:

@@ -12,7 +12,7 @@ import calendar
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Protocol
+from typing import Final, Protocol
 
 from fix_gateway.codec import EncodedBody, OutBody, format_utc_timestamp, parse_utc_timestamp
 from venue.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder, StatusQuery
@@ -32,6 +32,7 @@ from venue.events import (
     Trade,
 )
 from venue.instruments import Instrument, PriceError
+from venue.snapshot import OrderView
 from venue.types import (
     CancelReason,
     CxlRejResponseTo,
@@ -54,6 +55,16 @@ Body = list[tuple[int, object]]
 _new_order = fast_constructor(NewOrder)
 _cancel_order = fast_constructor(CancelOrder)
 _replace_order = fast_constructor(ReplaceOrder)
+
+MAX_QTY: Final = 1_000_000_000
+"""The largest quantity (OrderQty, MaxFloor, MinQty) the venue takes."""
+MAX_PRICE_TICKS: Final = 9_000_000_000
+"""The largest price or stop price in ticks the venue takes: with :data:`MAX_QTY`, every
+notional in ticks (price x quantity, summed over an order's fills) fits the store's 64-bit
+integer columns."""
+
+ECHOED_TAGS: Final = (54, 38, 40, 44, 99, 59)
+"""Tags a rejection ExecutionReport echoes as the request sent them (section 4.1)."""
 
 _SIDES = {"1": Side.BUY, "2": Side.SELL}
 _ORD_TYPES = {"1": OrdType.MARKET, "2": OrdType.LIMIT, "3": OrdType.STOP, "4": OrdType.STOP_LIMIT}
@@ -111,22 +122,34 @@ class SessionRules:
 # -- parsing helpers ----------------------------------------------------------------------------
 
 
+def _shown(text: str) -> str:
+    """A field value quoted in a Text(58): long ones cut."""
+    return text if len(text) <= 32 else f"{text[:32]}..."
+
+
 def _qty(text: str | None, tag: int, name: str) -> int | Refusal:
     if text is None:
         return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) is required")
-    if text.isascii() and text.isdigit() and text[0] != "0":  # the usual "100": no Decimal
-        return int(text)
+    if text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= 10:
+        value = int(text)  # the usual "100": no Decimal
+        if value <= MAX_QTY:
+            return value
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} is above {MAX_QTY}")
     try:
-        value = Decimal(text)
+        number = Decimal(text)
     except InvalidOperation:
-        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text!r} is not a number")
-    if not value.is_finite():
-        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text!r} is not a number")
-    if value != value.to_integral_value():
-        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} must be a whole number")
-    if value <= 0:
-        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {text} must be positive")
-    return int(value)
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {_shown(text)!r} is not a number")
+    if not number.is_finite():
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {_shown(text)!r} is not a number")
+    if number > MAX_QTY:
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {_shown(text)} is above {MAX_QTY}")
+    if number != number.to_integral_value():
+        return Refusal(
+            RejectReason.INVALID_QTY, f"{name}({tag}) {_shown(text)} must be a whole number"
+        )
+    if number <= 0:
+        return Refusal(RejectReason.INVALID_QTY, f"{name}({tag}) {_shown(text)} must be positive")
+    return int(number)
 
 
 def _price(text: str | None, tag: int, name: str, instrument: Instrument) -> Price | Refusal:
@@ -136,7 +159,12 @@ def _price(text: str | None, tag: int, name: str, instrument: Instrument) -> Pri
     except PriceError as exc:
         return Refusal(RejectReason.INVALID_PRICE, f"{name}({tag}): {exc}")
     if ticks <= 0:
-        return Refusal(RejectReason.INVALID_PRICE, f"{name}({tag}) {text} must be positive")
+        return Refusal(RejectReason.INVALID_PRICE, f"{name}({tag}) {_shown(text)} must be positive")
+    if ticks > MAX_PRICE_TICKS:
+        return Refusal(
+            RejectReason.INVALID_PRICE,
+            f"{name}({tag}) {_shown(text)} is above the venue's maximum, {MAX_PRICE_TICKS} ticks",
+        )
     return ticks
 
 
@@ -265,9 +293,10 @@ def new_order(
     )  # fmt: skip
 
 
-def _order_id(msg: FieldSource) -> OrderId | None:
+def order_id(msg: FieldSource) -> OrderId | None:
+    """The request's OrderID(37) when it can be one of the venue's order ids, else None."""
     text = msg.get(37)
-    if text is None or not text.isdigit():
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return OrderId(int(text))
 
@@ -275,7 +304,7 @@ def _order_id(msg: FieldSource) -> OrderId | None:
 def cancel_order(msg: FieldSource, owner: str, now_ns: int) -> CancelOrder:
     """Translate an OrderCancelRequest (F)."""
     return _cancel_order(
-        now_ns, owner, msg.get(11) or "", msg.get(41) or "", _order_id(msg),
+        now_ns, owner, msg.get(11) or "", msg.get(41) or "", order_id(msg),
         msg.get(55) or "", _SIDES.get(msg.get(54) or ""), CancelReason.REQUESTED,
     )  # fmt: skip
 
@@ -318,7 +347,7 @@ def replace_order(
         return expire
     return _replace_order(
         now_ns, owner, msg.get(11) or "", msg.get(41) or "", Qty(qty), price, stop,
-        _order_id(msg), symbol, _SIDES.get(msg.get(54) or ""), display, tif, expire,
+        order_id(msg), symbol, _SIDES.get(msg.get(54) or ""), display, tif, expire,
     )  # fmt: skip
 
 
@@ -328,7 +357,7 @@ def status_query(msg: FieldSource, owner: str, now_ns: int) -> StatusQuery:
         ts_ns=now_ns,
         owner=owner,
         cl_ord_id=msg.get(11) or "",
-        order_id=_order_id(msg),
+        order_id=order_id(msg),
         symbol=msg.get(55) or "",
         side=_SIDES.get(msg.get(54) or ""),
     )
@@ -453,7 +482,12 @@ def accepted(ev: OrderAccepted, instrument: Instrument | None) -> EncodedBody:
     return _report(spec, instrument, str(ev.seq), "0", OrdStatus.NEW, 0, spec.qty, 0, ev.ts_ns)
 
 
-def rejected(ev: OrderRejected, instrument: Instrument | None) -> Body:
+def rejected(
+    ev: OrderRejected, instrument: Instrument | None, echo: FieldSource | None = None
+) -> Body:
+    """The ExecutionReport of a refused NewOrderSingle; ``echo``, the request itself when at
+    hand, gives the :data:`ECHOED_TAGS` exactly as sent (the refused command holds only
+    what could be parsed: no side for ``54=5``, no price off the tick grid)."""
     req = ev.request
     fmt = instrument.format_price if instrument is not None else str
     body: Body = [
@@ -466,13 +500,21 @@ def rejected(ev: OrderRejected, instrument: Instrument | None) -> Body:
     ]
     if req.account:
         body.append((1, req.account))
-    body += [(55, req.symbol), (54, req.side.value), (38, req.qty), (40, req.ord_type.value)]
-    if req.price is not None:
-        body.append((44, fmt(req.price)))
-    if req.stop_price is not None:
-        body.append((99, fmt(req.stop_price)))
+    if echo is not None:
+        sent = {tag: echo.get(tag) for tag in ECHOED_TAGS}
+        body += [(55, req.symbol), (54, sent[54] or req.side.value), (38, sent[38] or req.qty),
+                 (40, sent[40] or req.ord_type.value)]  # fmt: skip
+        body += [(tag, sent[tag]) for tag in (44, 99) if sent[tag]]
+        tif = sent[59] or req.tif.value
+    else:
+        body += [(55, req.symbol), (54, req.side.value), (38, req.qty), (40, req.ord_type.value)]
+        if req.price is not None:
+            body.append((44, fmt(req.price)))
+        if req.stop_price is not None:
+            body.append((99, fmt(req.stop_price)))
+        tif = req.tif.value
     body += [
-        (59, req.tif.value),
+        (59, tif),
         (151, 0),
         (14, 0),
         (6, "0"),
@@ -504,7 +546,7 @@ def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> EncodedBody:
 
 def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> EncodedBody:
     spec = ev.spec
-    requested = ev.cl_ord_id != spec.cl_ord_id
+    requested = ev.cl_ord_id not in ("", spec.cl_ord_id)  # "": venue-initiated
     return _report(
         spec,
         instrument,
@@ -617,14 +659,24 @@ def cancel_reject(ev: CancelRejected) -> Body:
 
 
 def cancel_reject_refusal(
-    msg: FieldSource, refusal: Refusal, response_to: CxlRejResponseTo, now_ns: int
+    msg: FieldSource,
+    refusal: Refusal,
+    response_to: CxlRejResponseTo,
+    now_ns: int,
+    order: OrderView | None = None,
 ) -> Body:
-    """An OrderCancelReject for a request refused before reaching the engine."""
-    return [
-        (37, msg.get(37) or "NONE"),
+    """An OrderCancelReject for a request refused before reaching the engine; ``order`` is
+    the order it names, when the session has it: its OrderID and current status are sent."""
+    body: Body = [
+        (37, order.spec.order_id if order is not None else msg.get(37) or "NONE"),
         (11, msg.get(11) or ""),
         (41, msg.get(41) or ""),
-        (39, OrdStatus.REJECTED.value),
+        (39, (order.status if order is not None else OrdStatus.REJECTED).value),
+    ]
+    if order is not None and order.spec.account:
+        body.append((1, order.spec.account))
+    return [
+        *body,
         (60, format_utc_timestamp(now_ns)),
         (434, response_to.value),
         (102, "99" if refusal.reason is not RejectReason.UNKNOWN_SYMBOL else "1"),

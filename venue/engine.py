@@ -113,6 +113,15 @@ _R_SELF_TRADE = CancelReason.SELF_TRADE
 _TO_CANCEL = CxlRejResponseTo.CANCEL
 _TOO_LATE = CxlRejReason.TOO_LATE
 _STATUS_WORD = {status: status.name.lower() for status in OrdStatus}
+_CANCEL_TEXTS = {
+    CancelReason.DISCONNECT: "cancelled on disconnect",
+    CancelReason.ADMIN: "cancelled by the venue operator",
+}
+
+
+def _cancel_text(reason: CancelReason) -> str:
+    """The Text of a cancel by command (OrderCancelRequest, cancel-on-disconnect, operator)."""
+    return _CANCEL_TEXTS.get(reason, "cancelled on request")
 
 DONE_ORDERS_KEPT = 100_000
 """Finished orders the engine remembers (newest first) to answer ``TOO_LATE`` and status
@@ -251,6 +260,14 @@ class MatchingEngine:
     def gtd_expiries(self) -> list[int]:
         """Expire times of the live GTD orders, unordered."""
         return [expire for expire, _oid, order in self._gtd if not order.done]
+
+    def find_order(
+        self, owner: str, order_id: OrderId | None, cl_ord_id: str
+    ) -> OrderView | None:
+        """The owner's order named by order id (else ClOrdID) as a cancel or replace finds
+        it, live or finished since the last EndOfDay; None when unknown (or another's)."""
+        order = self._find(owner, order_id, cl_ord_id, "", None)
+        return None if order is None else _view(order)
 
     def order(self, order_id: OrderId) -> OrderView | None:
         """The order's current view, live or finished since the last EndOfDay."""
@@ -1007,7 +1024,7 @@ class MatchingEngine:
             if order is not None:
                 if order.spec.owner == cmd.owner:
                     self._cancel_order(
-                        order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out
+                        order, cmd.reason, cmd.cl_ord_id, _cancel_text(cmd.reason), cmd.ts_ns, out
                     )
                     return
             else:
@@ -1034,7 +1051,9 @@ class MatchingEngine:
         order = self._lookup_for_change(cmd, out)
         if order is None:
             return
-        self._cancel_order(order, cmd.reason, cmd.cl_ord_id, "cancelled on request", cmd.ts_ns, out)
+        self._cancel_order(
+            order, cmd.reason, cmd.cl_ord_id, _cancel_text(cmd.reason), cmd.ts_ns, out
+        )
 
     def _on_replace(self, cmd: ReplaceOrder, out: list[Event]) -> None:
         order = self._lookup_for_change(cmd, out)

@@ -58,7 +58,10 @@ def _ticks(tick_size: Decimal, price: Decimal | str) -> Price:
         raise PriceError(f"{price!r} is not a decimal price") from exc
     if not value.is_finite():
         raise PriceError(f"{price!r} is not a finite price")
-    ticks, remainder = divmod(value, tick_size)
+    try:
+        ticks, remainder = divmod(value, tick_size)
+    except InvalidOperation as exc:  # a quotient beyond the context's 28 digits
+        raise PriceError(f"price {value} is out of range") from exc
     if remainder != 0:
         raise PriceError(f"price {value} is not a multiple of tick size {tick_size}")
     return Price(int(ticks))

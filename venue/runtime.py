@@ -153,6 +153,11 @@ class Venue:
     def live_order_ids(self, owner: str) -> list[OrderId]:
         return [view.spec.order_id for view in self.engine.live_orders(owner=owner)]
 
+    def find_order(
+        self, owner: str, order_id: OrderId | None, cl_ord_id: str
+    ) -> OrderView | None:
+        return self.engine.find_order(owner, order_id, cl_ord_id)
+
     def _stage_fix_writes(self, store: Store) -> None:
         """Move the FIX stores' pending writes (messages, resets, sequence numbers) into the
         store's buffer, to go in the next transaction with the journal."""

@@ -12,6 +12,7 @@ from venue.commands import Command
 from venue.engine import MatchingEngine
 from venue.events import Event
 from venue.instruments import Instrument
+from venue.snapshot import OrderView
 from venue.types import OrderId
 
 
@@ -37,6 +38,9 @@ class EngineVenue:
 
     def live_order_ids(self, owner: str) -> list[OrderId]:
         return [v.spec.order_id for v in self.engine.live_orders(owner=owner)]
+
+    def find_order(self, owner: str, order_id: OrderId | None, cl_ord_id: str) -> OrderView | None:
+        return self.engine.find_order(owner, order_id, cl_ord_id)
 
 
 class Outbox:

@@ -1,0 +1,170 @@
+"""Every order-entry message gets an answer that tells the truth: out-of-range values are
+refused (never an exception and silence), refusals of a cancel or replace carry the named
+order's id and status, a rejection echoes what was sent, and venue-initiated cancels say so."""
+
+from __future__ import annotations
+
+import pytest
+from support.order_entry import EngineVenue, Outbox, app_message, order
+
+from fix_gateway import translate
+from fix_gateway.config import SessionID, parse_config
+from fix_gateway.order_entry import OrderEntry
+from venue.types import CancelReason
+
+CFG = """\
+[DEFAULT]
+SenderCompID=V
+SocketAcceptPort=1
+[SESSION]
+TargetCompID=A
+Account=ACC-A
+MaxOrderNotional=1000
+"""
+A = SessionID("FIX.4.4", "V", "A")
+NOW = 1_767_225_600_000_000_000  # 2026-01-01
+
+
+def setup() -> tuple[OrderEntry, Outbox]:
+    venue = EngineVenue()
+    outbox = Outbox()
+    entry = OrderEntry(parse_config(CFG), venue, outbox)
+    venue.entry = entry
+    return entry, outbox
+
+
+def nos(**fields: object) -> list[tuple[int, object]]:
+    base: dict[int, object] = {11: "N1", 55: "TEST", 54: "1", 60: "20260101-00:00:00", 38: 10,
+                               40: "2", 44: "1.00"}
+    base.update({int(tag[1:]): v for tag, v in fields.items()})
+    return [(tag, v) for tag, v in base.items() if v is not None]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "text"),
+    [
+        ({"t44": "9" * 29}, "99", "Price(44): price 99999999999999999999999999999 is out of range"),
+        ({"t44": "100000000.00"}, "99", "Price(44) 100000000.00 is above the venue's maximum"),
+        ({"t38": "1" * 5000}, "13", "OrderQty(38) 11111111111111111111111111111111... is above"),
+        ({"t38": "0" + "1" * 5000}, "13", "OrderQty(38) 01111111111111111111111111111111... is"),
+        ({"t38": "1000000001"}, "13", "OrderQty(38) 1000000001 is above 1000000000"),
+        ({"t40": "3", "t44": None, "t99": "1e30"}, "99", "StopPx(99): price 1E+30 is out of"),
+    ],
+)
+def test_out_of_range_values_are_refused_with_a_reason(
+    fields: dict[str, object], reason: str, text: str
+) -> None:
+    entry, outbox = setup()
+    entry.on_message(A, app_message("D", nos(**fields)), NOW)
+    [(who, kind, er)] = outbox.sent
+    assert (who, kind, er[150], er[39], er[103], er[37]) == ("A", "8", "8", "8", reason, "NONE")
+    assert er[58].startswith(text)
+    assert len(er[58]) < 120
+
+
+@pytest.mark.parametrize("order_id", ["\u00b2", "9" * 5000])
+def test_an_order_id_that_is_no_venue_id_gets_unknown_order(order_id: str) -> None:
+    entry, outbox = setup()
+    entry.on_message(
+        A, app_message("F", [(41, "X"), (37, order_id), (11, "C1"), (55, "TEST"), (54, "1"),
+                             (60, "20260101-00:00:00")]), NOW)  # fmt: skip
+    entry.on_message(A, app_message("H", [(37, order_id), (11, "X"), (55, "TEST"), (54, "1")]), NOW)
+    [(_, k1, reject), (_, k2, status)] = outbox.sent
+    assert (k1, reject[102], reject[434], reject[39]) == ("9", "1", "1", "8")
+    assert (k2, status[150], status[39], status[103]) == ("8", "I", "8", "5")
+
+
+def _live_order(entry: OrderEntry, outbox: Outbox) -> str:
+    entry.on_message(A, order("1", "P", 100, "5.00"), NOW)
+    [(_, _, ack)] = outbox.sent
+    outbox.sent.clear()
+    return ack[37]
+
+
+def _replace(**fields: object) -> list[tuple[int, object]]:
+    base: dict[int, object] = {41: "P", 11: "G1", 55: "TEST", 54: "1", 60: "20260101-00:00:00",
+                               40: "2", 38: 100}
+    base.update({int(tag[1:]): v for tag, v in fields.items()})
+    return [(tag, v) for tag, v in base.items() if v is not None]
+
+
+def test_a_refused_replace_reports_the_live_order_with_its_id_and_status() -> None:
+    entry, outbox = setup()
+    order_id = _live_order(entry, outbox)
+    entry.on_message(A, app_message("G", _replace(t38=1, t44="5.001")), NOW)
+    [(_, kind, reject)] = outbox.sent
+    assert kind == "9"
+    assert (reject[37], reject[11], reject[41], reject[39], reject[1], reject[434], reject[102]) == (
+        order_id, "G1", "P", "0", "ACC-A", "2", "99")
+    assert "not a multiple of tick size" in reject[58]
+
+
+def test_a_replace_cannot_change_the_order_type() -> None:
+    entry, outbox = setup()
+    order_id = _live_order(entry, outbox)
+    entry.on_message(A, app_message("G", _replace(t40="1", t38=50)), NOW)
+    [(_, kind, reject)] = outbox.sent
+    assert (kind, reject[37], reject[39], reject[102]) == ("9", order_id, "0", "99")
+    assert reject[58] == "OrdType(40) cannot be changed by a replace: the order's is 2"
+    view = entry._venue.find_order("FIX.4.4:V->A", None, "P")  # type: ignore[attr-defined]
+    assert view is not None and view.spec.qty == 100  # unchanged
+
+
+def test_a_replace_without_a_price_is_held_to_the_notional_limit_at_the_order_price() -> None:
+    entry, outbox = setup()
+    _live_order(entry, outbox)  # 100 @ 5.00 = 500 of the session's 1000
+    entry.on_message(A, app_message("G", _replace(t38=300)), NOW)  # 1500 at 5.00
+    [(_, kind, reject)] = outbox.sent
+    assert (kind, reject[39], reject[102]) == ("9", "0", "99")
+    assert reject[58] == "order notional 1500.00 exceeds the session limit 1000"
+    outbox.sent.clear()
+    entry.on_message(A, app_message("G", _replace(t38=150, t11="G2")), NOW)  # 750: fine
+    [(_, kind, replaced)] = outbox.sent
+    assert (kind, replaced[150], replaced[38], replaced[44]) == ("8", "5", "150", "5.00")
+
+
+def test_a_rejection_echoes_the_request_as_sent() -> None:
+    entry, outbox = setup()
+    entry.on_message(A, app_message("D", nos(t54="5", t38="1.5", t59="2", t44="1.005")), NOW)
+    [(_, _, er)] = outbox.sent
+    assert (er[150], er[54], er[38], er[40], er[44], er[59]) == ("8", "5", "1.5", "2", "1.005", "2")
+
+
+def test_a_risk_limit_rejection_echoes_the_request_too() -> None:
+    entry, outbox = setup()
+    entry.on_message(A, app_message("D", nos(t38=2000)), NOW)  # 2000.00 over the 1000 limit
+    [(_, _, er)] = outbox.sent
+    assert (er[150], er[103], er[38], er[44], er[54]) == ("8", "3", "2000", "1.00", "1")
+
+
+def test_cancel_on_disconnect_reports_without_orig_cl_ord_id_and_says_why() -> None:
+    entry, outbox = setup()
+    order_id = _live_order(entry, outbox)
+    assert entry.cancel_all(A, CancelReason.DISCONNECT, NOW) == 1
+    [(_, _, er)] = outbox.sent
+    assert (er[150], er[39], er[37], er[11], er[58]) == (
+        "4", "4", order_id, "P", "cancelled on disconnect")
+    assert 41 not in er
+
+
+def test_operator_cancel_says_so() -> None:
+    entry, outbox = setup()
+    _live_order(entry, outbox)
+    entry.cancel_all(A, CancelReason.ADMIN, NOW)
+    [(_, _, er)] = outbox.sent
+    assert (er[150], er[58], 41 in er) == ("4", "cancelled by the venue operator", False)
+
+
+def test_an_unexpected_failure_still_gets_a_business_reject(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry, outbox = setup()
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(translate, "new_order", broken)  # a bug that cannot be provoked for real
+    entry.on_message(A, app_message("D", nos()), NOW)
+    [(_, kind, reject)] = outbox.sent
+    assert (kind, reject[372], reject[380], reject[379]) == ("j", "D", "0", "N1")
+    assert reject[58] == "the venue could not process this message"
