@@ -61,7 +61,7 @@ class AdminServer:
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
-            if _answers(self.path):
+            if answers(self.path):
                 raise AdminError(f"another venue is already running (admin socket {self.path})")
             self.path.unlink()
         old_umask = os.umask(0o177)
@@ -118,7 +118,8 @@ class AdminServer:
             return {"ok": False, "error": f"internal error: {exc}"}
 
 
-def _answers(path: Path) -> bool:
+def answers(path: Path) -> bool:
+    """True when a venue is listening on the admin socket ``path``."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(1.0)
         try:

@@ -540,16 +540,22 @@ def instruments_list(
 @instruments_app.command("add")
 def instruments_add(
     symbol: str,
-    tick_size: Annotated[str, typer.Option(help="Tick size, e.g. 0.01.")],
-    lot_size: Annotated[int, typer.Option(min=1)] = 1,
-    min_qty: Annotated[int, typer.Option(min=1)] = 1,
-    max_qty: Annotated[int | None, typer.Option(min=1)] = None,
-    price_band_pct: Annotated[str | None, typer.Option(help="Price band in %.")] = None,
-    description: str = "",
+    tick_size: Annotated[
+        str | None, typer.Option(help="Tick size, e.g. 0.01 (required for a new listing).")
+    ] = None,
+    lot_size: Annotated[int | None, typer.Option(min=1, help="Default 1.")] = None,
+    min_qty: Annotated[int | None, typer.Option(min=1, help="Default 1.")] = None,
+    max_qty: Annotated[int | None, typer.Option(min=1, help="Default: none.")] = None,
+    price_band_pct: Annotated[
+        str | None, typer.Option(help="Price band in %. Default: none.")
+    ] = None,
+    description: str | None = None,
     config: ConfigOpt = Path("sessions.cfg"),
     admin_socket: AdminOpt = None,
 ) -> None:
-    """List a new instrument (or change the rules of one) on the running venue."""
+    """List a new instrument, or change the rules of a listed one (the options given; the
+    others, the trading status and the reference price stay) on the running venue. The tick
+    size of an instrument that has traded or has orders cannot change."""
     console.print(
         _admin(
             config,

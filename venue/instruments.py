@@ -95,12 +95,16 @@ class Instrument:
     def __post_init__(self) -> None:
         if not _SYMBOL_RE.match(self.symbol):
             raise InstrumentError(f"invalid symbol {self.symbol!r}")
+        if not isinstance(self.tick_size, Decimal) or not self.tick_size.is_finite():
+            raise InstrumentError(f"{self.symbol}: tick_size must be a finite decimal number")
         if self.tick_size <= 0:
             raise InstrumentError(f"{self.symbol}: tick_size must be > 0")
         if self.lot_size < 1 or self.min_qty < 1:
             raise InstrumentError(f"{self.symbol}: lot_size and min_qty must be >= 1")
         if self.max_qty is not None and self.max_qty < self.min_qty:
             raise InstrumentError(f"{self.symbol}: max_qty must be >= min_qty")
+        if self.price_band_pct is not None and not self.price_band_pct.is_finite():
+            raise InstrumentError(f"{self.symbol}: price_band_pct must be a finite number")
         if self.price_band_pct is not None and self.price_band_pct <= 0:
             raise InstrumentError(f"{self.symbol}: price_band_pct must be > 0")
 

@@ -29,6 +29,7 @@ from fix_gateway.order_entry import RECENT_CL_ORD_IDS, OrderEntry
 from fix_gateway.server import FixAcceptor
 from fix_gateway.store import MemoryStore, MessageStore
 from venue.admin import AdminError, AdminServer
+from venue.claim import ClaimError, VenueClaim
 from venue.commands import (
     AddInstrument,
     AdvanceTime,
@@ -44,7 +45,7 @@ from venue.snapshot import OrderView
 from venue.snapshot_child import SnapshotChild, SnapshotChildError, can_fork
 from venue.store import Store, StoreError, StoreUnavailable, recover_engine
 from venue.tuning import tune_gc
-from venue.types import CancelReason, OrderId, OrdStatus
+from venue.types import CancelReason, OrderId, OrdStatus, TradingStatus
 
 log = logging.getLogger("venue")
 
@@ -102,6 +103,7 @@ class Venue:
         self.publisher: Any = None
         self._publisher_task: asyncio.Task[None] | None = None
         self._admin: AdminServer | None = None
+        self._claim = VenueClaim(self.options.store_url, self.options.admin_socket)
         self._timer: asyncio.Task[None] | None = None
         self._fix_stores: dict[SessionID, MemoryStore] = {}
         self._cmd_no = 0
@@ -249,6 +251,17 @@ class Venue:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        try:
+            self._claim.take()  # before the store or the broker is touched
+        except ClaimError as exc:
+            raise StartupError(str(exc)) from exc
+        try:
+            await self._start()
+        except BaseException:
+            self._claim.release()
+            raise
+
+    async def _start(self) -> None:
         instruments = self._load_instruments()
         if self.options.store_url is not None:
             # Recovery builds the books: objects that live on, which the cyclic collector
@@ -335,6 +348,7 @@ class Venue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
         await self._close_store()
+        self._claim.release()
         log.info("venue stopped")
 
     async def _write_snapshot(self, store: Store) -> int:
@@ -468,6 +482,9 @@ class Venue:
         for instrument in instruments:
             current = engine.instrument(instrument.symbol)
             if current is None or current.with_status(instrument.status) != instrument:
+                problem = self._tick_change_problem(current, instrument)
+                if problem is not None:
+                    raise StartupError(f"{self.config.default.instruments_file}: {problem}")
                 self.submit(AddInstrument(now, instrument))
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)
@@ -667,28 +684,62 @@ class Venue:
         ]
 
     async def _admin_add_instrument(self, args: dict[str, Any]) -> str:
+        """List an instrument, or change the rules of a listed one: a rule not given keeps
+        its current value (a new listing's default), status and reference price stay."""
+        symbol = str(args.get("symbol", ""))
+        current = self.engine.instrument(symbol)
+
+        def given(key: str, default: Any, convert: Callable[[Any], Any]) -> Any:
+            value = args.get(key)
+            if value is None:
+                return default if current is None else getattr(current, key)
+            try:
+                return convert(value)
+            except (ValueError, InvalidOperation) as exc:
+                raise AdminError(f"invalid instrument: {key} {value!r} is not a number") from exc
+
         try:
             instrument = Instrument(
-                symbol=str(args["symbol"]),
-                tick_size=Decimal(str(args["tick_size"])),
-                lot_size=int(args.get("lot_size") or 1),
-                min_qty=int(args.get("min_qty") or 1),
-                max_qty=None if args.get("max_qty") is None else int(args["max_qty"]),
-                price_band_pct=(
-                    None
-                    if args.get("price_band_pct") is None
-                    else Decimal(str(args["price_band_pct"]))
-                ),
-                description=str(args.get("description") or ""),
+                symbol=symbol,
+                tick_size=given("tick_size", None, lambda v: Decimal(str(v))),
+                lot_size=given("lot_size", 1, int),
+                min_qty=given("min_qty", 1, int),
+                max_qty=given("max_qty", None, int),
+                price_band_pct=given("price_band_pct", None, lambda v: Decimal(str(v))),
+                reference_price=None if current is None else current.reference_price,
+                status=TradingStatus.OPEN if current is None else current.status,
+                description=given("description", "", str),
             )
-        except (KeyError, ValueError, InvalidOperation, InstrumentError) as exc:
+        except (TypeError, InstrumentError) as exc:
+            if current is None and args.get("tick_size") is None:
+                raise AdminError("invalid instrument: a new listing needs its tick size") from exc
             raise AdminError(f"invalid instrument: {exc}") from exc
+        problem = self._tick_change_problem(current, instrument)
+        if problem is not None:
+            raise AdminError(problem)
+        if instrument == current:
+            return f"{symbol} unchanged"
         try:
             self.submit(AddInstrument(time.time_ns(), instrument))
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
         await self.commit()
-        return f"{instrument.symbol} listed"
+        return f"{symbol} {'listed' if current is None else 'changed'}"
+
+    def _tick_change_problem(self, current: Instrument | None, new: Instrument) -> str | None:
+        """Why ``new`` may not replace ``current``: the store keeps prices as integer ticks,
+        so once the instrument has traded or has orders its tick size is part of its history
+        (reports, last price, price bands would read old ticks with the new size)."""
+        if current is None or current.tick_size == new.tick_size:
+            return None
+        symbol = new.symbol
+        if self.engine.last_price(symbol) is None and not self.engine.live_orders(symbol=symbol):
+            return None
+        return (
+            f"{symbol}: the tick size cannot change from {current.tick_size} to "
+            f"{new.tick_size}: {symbol} has traded or has orders, and its stored prices are "
+            f"ticks of {current.tick_size}"
+        )
 
     def _admin_halt(self, halted: bool) -> Any:
         async def handler(args: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from venue.store.store import (
     Store,
     StoreStats,
     make_engine,
+    sqlite_file,
 )
 
 __all__ = [
@@ -57,5 +58,6 @@ __all__ = [
     "inspect_schema",
     "make_engine",
     "recover_engine",
+    "sqlite_file",
     "upgrade",
 ]

@@ -292,7 +292,7 @@ def _message_runs(
     return runs
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL, None for another backend, ``:memory:`` or a
     ``file:`` URI."""
     sa_url = make_url(url)
@@ -536,7 +536,7 @@ class Store:
             SchemaError: the database is at an unknown revision, not a venue database, or
                 (create=False) not at the current revision.
         """
-        db_file = _sqlite_file(url) if sqlite_checkpoint == "background" else None
+        db_file = sqlite_file(url) if sqlite_checkpoint == "background" else None
         engine = make_engine(
             url, sqlite_synchronous=sqlite_synchronous, sqlite_autocheckpoint=db_file is None
         )
@@ -553,7 +553,7 @@ class Store:
         store = cls(engine)
         if db_file is not None:
             store._checkpointer = Checkpointer(db_file).start()
-        sqlite_path = _sqlite_file(url)
+        sqlite_path = sqlite_file(url)
         if sqlite_path is not None:
             pragmas = [
                 "PRAGMA journal_mode=WAL",

@@ -199,6 +199,59 @@ async def test_instruments_list_and_add(venue_proc: VenueProcess) -> None:
     assert "unknown symbol 'NOSUCH'" in stderr_of(result)
 
 
+def _instrument(vp: VenueProcess, symbol: str) -> dict[str, Any]:
+    return next(r for r in cli_json(vp, "instruments", "list") if r["symbol"] == symbol)
+
+
+def test_instruments_add_on_a_listed_symbol_changes_only_the_rules_given(
+    venue_proc: VenueProcess,
+) -> None:
+    cli(venue_proc, "instruments", "add", "BANDED", "--tick-size", "0.01",
+        "--price-band-pct", "10", "--lot-size", "5")  # fmt: skip
+    cli(venue_proc, "instruments", "halt", "BANDED")
+    out = cli(venue_proc, "instruments", "add", "BANDED", "--max-qty", "500").stdout
+    assert "BANDED changed" in out
+    row = _instrument(venue_proc, "BANDED")
+    assert (row["status"], row["price_band_pct"], row["lot_size"], row["max_qty"]) == (
+        "halted", "10", 5, 500)
+    assert "BANDED unchanged" in cli(venue_proc, "instruments", "add", "BANDED").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["NEWX", "--tick-size", "inf"], "invalid instrument: NEWX: tick_size must be a finite"),
+        (["NEWX", "--tick-size", "abc"], "invalid instrument: tick_size 'abc' is not a number"),
+        (["NEWX"], "invalid instrument: a new listing needs its tick size"),
+        (["NEWX", "--tick-size", "0.01", "--price-band-pct", "nan"],
+         "invalid instrument: NEWX: price_band_pct must be a finite number"),
+    ],
+)
+def test_instruments_add_with_bad_values_is_a_one_line_error_and_lists_nothing(
+    venue_proc: VenueProcess, args: list[str], error: str
+) -> None:
+    result = cli(venue_proc, "instruments", "add", *args, code=1)
+    assert error in stderr_of(result), stderr_of(result)
+    assert len(stderr_of(result).strip().splitlines()) == 1
+    assert "NEWX" not in {r["symbol"] for r in cli_json(venue_proc, "instruments", "list")}
+
+
+@pytest.mark.quickfix
+async def test_tick_size_of_an_instrument_with_orders_cannot_change(
+    venue_proc: VenueProcess,
+) -> None:
+    assert "OTHER changed" in cli(
+        venue_proc, "instruments", "add", "OTHER", "--tick-size", "0.25").stdout  # no history
+    client = venue_proc.client("CLIA")
+    await client.start()
+    client.order("T1", "TEST", "1", 5, "99.00")
+    assert (await client.next_app())[150] == "0"
+    result = cli(venue_proc, "instruments", "add", "TEST", "--tick-size", "0.05", code=1)
+    assert ("TEST: the tick size cannot change from 0.01 to 0.05: TEST has traded or has "
+            "orders") in stderr_of(result)
+    assert _instrument(venue_proc, "TEST")["tick_size"] == "0.01"
+
+
 @pytest.mark.quickfix
 async def test_halt_rejects_orders_and_resume_accepts(venue_proc: VenueProcess) -> None:
     client = venue_proc.client("CLIA")
@@ -476,6 +529,33 @@ def test_run_with_port_in_use(tmp_path: Path) -> None:
     assert "cannot listen for FIX connections" in result.stderr, result.stderr
     assert "in use" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def _commands(db: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT cmd_no, kind FROM commands ORDER BY cmd_no").fetchall()
+
+
+@pytest.mark.parametrize("same_admin_socket", [True, False])
+def test_a_second_venue_on_the_same_store_is_refused_before_touching_it(
+    venue_proc: VenueProcess, same_admin_socket: bool
+) -> None:
+    # The second venue's instruments differ: were it to open the store, it would journal them.
+    (venue_proc.root / "instruments.csv").write_text("symbol,tick_size\nTEST,0.05\n")
+    before = _commands(venue_proc.db)
+    sock = venue_proc.sock if same_admin_socket else venue_proc.root / "other.sock"
+    result = subprocess.run(
+        venue_run_cmd(venue_proc.config, f"sqlite+aiosqlite:///{venue_proc.db}", sock),
+        check=False, capture_output=True, text=True, timeout=15, cwd=venue_proc.root,
+    )
+    assert result.returncode == 1, result
+    expected = (f"another venue is already running (admin socket {venue_proc.sock})"
+                if same_admin_socket else
+                f"another venue is already running on the store {venue_proc.db}")
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert _commands(venue_proc.db) == before
+    assert call(venue_proc.sock, "status", timeout=2.0)["store_stats"]["failed_commits"] == 0
 
 
 @pytest.mark.quickfix

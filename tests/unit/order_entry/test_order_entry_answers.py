@@ -94,8 +94,8 @@ def test_a_refused_replace_reports_the_live_order_with_its_id_and_status() -> No
     entry.on_message(A, app_message("G", _replace(t38=1, t44="5.001")), NOW)
     [(_, kind, reject)] = outbox.sent
     assert kind == "9"
-    assert (reject[37], reject[11], reject[41], reject[39], reject[1], reject[434], reject[102]) == (
-        order_id, "G1", "P", "0", "ACC-A", "2", "99")
+    wanted = {37: order_id, 11: "G1", 41: "P", 39: "0", 1: "ACC-A", 434: "2", 102: "99"}
+    assert {tag: reject[tag] for tag in wanted} == wanted
     assert "not a multiple of tick size" in reject[58]
 
 
