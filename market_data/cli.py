@@ -9,6 +9,7 @@ import typer
 
 from market_data.config import DEFAULT_PREFIX, DEFAULT_URL, ConfigError, MarketDataConfig
 from market_data.watch import WatchError, watch
+from venue.instruments import SYMBOL_RE
 
 app = typer.Typer(help="Market data over MQTT.", no_args_is_help=True)
 
@@ -37,10 +38,15 @@ def watch_command(
     once: Annotated[bool, typer.Option("--once", help="Exit after the first update.")] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Exit after this many seconds (an error if --count is not reached)."),
+        typer.Option(
+            min=0.0, help="Exit after this many seconds (an error if --count is not reached)."
+        ),
     ] = None,
 ) -> None:
     """Show the live book and recent trades of SYMBOL."""
+    if not SYMBOL_RE.match(symbol):
+        typer.echo(f"error: {symbol!r} is not an instrument symbol", err=True)
+        raise typer.Exit(1)
     try:
         config = MarketDataConfig.from_url(mqtt, prefix=prefix)
     except ConfigError as exc:

@@ -79,6 +79,8 @@ def eod(
         result = asyncio.run(_run(db, None if day is None else day.date(), out, tz, quiet))
     except ReportError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # --out not a writable directory
+        raise _fail(f"cannot write the report to {out}: {exc.strerror or exc}") from None
     tag = " (no trading)" if result.no_trading else ""
     typer.echo(f"report: {result.html_path}{tag}")
     typer.echo(f"csv: {', '.join(p.name for p in result.csv_paths.values())}")

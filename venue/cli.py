@@ -636,6 +636,8 @@ def db_upgrade(
 
     url = db
     if url is None:
+        if not config.exists() and config != Path("sessions.cfg"):
+            raise fail(f"{config}: no such configuration file (give --db to name the store)")
         cfg = _load_config(config) if config.exists() else None
         url = (cfg.default.store_url if cfg else None) or DEFAULT_STORE_URL
         url = resolve_sqlite_url(url, config.resolve().parent)

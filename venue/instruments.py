@@ -20,7 +20,8 @@ from typing import TextIO
 
 from venue.types import Price, Qty, TradingStatus
 
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,31}$")
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,31}$")
+"""What an instrument symbol may be (a topic level of the market data once "/" is escaped)."""
 COLUMNS = (
     "symbol",
     "tick_size",
@@ -93,7 +94,7 @@ class Instrument:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not _SYMBOL_RE.match(self.symbol):
+        if not SYMBOL_RE.match(self.symbol):
             raise InstrumentError(f"invalid symbol {self.symbol!r}")
         if not isinstance(self.tick_size, Decimal) or not self.tick_size.is_finite():
             raise InstrumentError(f"{self.symbol}: tick_size must be a finite decimal number")

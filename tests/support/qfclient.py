@@ -26,6 +26,8 @@ from typing import Any
 
 import quickfix as fix
 
+from fix_gateway.codec import HEADER_TAGS
+
 WAIT = 10.0
 # The C++ sessions hold references to the application and the factories: those must outlive
 # the initiator (the binding crashes if an application dies before its initiator).
@@ -222,8 +224,9 @@ TargetCompID={venue_id}
     def send(self, msg_type: str, fields: list[tuple[int, str]]) -> None:
         message = fix.Message()
         message.getHeader().setField(fix.MsgType(msg_type))
-        for tag, value in fields:
-            message.setField(fix.StringField(tag, value))
+        for tag, value in fields:  # a header tag (PossResend 97 ...) goes in the header
+            part = message.getHeader() if tag in HEADER_TAGS else message
+            part.setField(fix.StringField(tag, value))
         assert fix.Session.sendToTarget(message, self.application.session_id)
 
     def order(self, cl_ord_id: str, symbol: str, side: str, qty: int | str, price: str | None,

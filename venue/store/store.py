@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar, cast
 
 import orjson
 from asyncpg import IntegrityConstraintViolationError as _PgIntegrityError
@@ -41,7 +41,7 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, Table, event, func, sel
 from sqlalchemy import text as sa_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from venue.commands import Command
@@ -295,7 +295,10 @@ def _message_runs(
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL, None for another backend, ``:memory:`` or a
     ``file:`` URI."""
-    sa_url = make_url(url)
+    try:
+        sa_url = make_url(url)
+    except ArgumentError:
+        return None  # make_engine() says what is wrong with it
     database = sa_url.database or ""
     if sa_url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
@@ -319,8 +322,13 @@ def make_engine(
     PostgreSQL: a pooled connection the server has closed is replaced at checkout (a
     restarted server is survived) and connecting times out after 10 s.
     """
-    sa_url = make_url(url)
+    try:
+        sa_url = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"{url!r} is not a database URL: {_URL_FORMS}") from exc
     backend = sa_url.get_backend_name()
+    if _DRIVERS.get(backend) != sa_url.get_driver_name():
+        raise StoreError(f"unsupported storage URL {url!r}: {_URL_FORMS}")
     if backend == "sqlite":
         database = sa_url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -359,7 +367,11 @@ def make_engine(
 
         event.listen(engine.sync_engine, "checkout", closed_check)
         return engine
-    raise StoreError(f"unsupported storage URL {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+    raise StoreError(f"unsupported storage URL {url!r}: {_URL_FORMS}")  # pragma: no cover
+
+
+_DRIVERS: Final = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+_URL_FORMS: Final = "use sqlite+aiosqlite:///<file> or postgresql+asyncpg://<user>@<host>/<db>"
 
 
 # --- records returned by reads -----------------------------------------------------------

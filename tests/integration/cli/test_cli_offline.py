@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fix_gateway.config import load_config
@@ -22,6 +23,7 @@ InstrumentsFile=instruments.csv
 TargetCompID=OFF1
 """
 SID = "FIX.4.4:OFFV->OFF1"
+runner = CliRunner()
 
 
 def make_stopped_venue(tmp_path: Path) -> tuple[Path, str]:
@@ -73,3 +75,31 @@ def test_set_seq_and_reset_work_on_the_store_when_the_venue_is_stopped(tmp_path:
     result = runner.invoke(app, ["sessions", "reset", "NOBODY", *common])
     assert result.exit_code == 1
     assert "unknown session 'NOBODY'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("bogus", "'bogus' is not a database URL: use sqlite+aiosqlite:///<file> or"),
+        ("postgresql://u@127.0.0.1/test", "unsupported storage URL 'postgresql://u@127.0.0.1/"),
+        ("sqlite:///v.db", "unsupported storage URL 'sqlite:///v.db': use sqlite+aiosqlite"),
+    ],
+)
+def test_a_store_url_the_venue_cannot_use_is_a_one_line_error(
+    tmp_path: Path, url: str, error: str
+) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG)
+    result = runner.invoke(app, ["sessions", "reset", "OFF1", "--db", url, "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert error in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == [cfg]
+
+
+def test_db_upgrade_with_a_missing_config_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.cfg"
+    result = runner.invoke(app, ["db", "upgrade", "-c", str(missing)])
+    assert result.exit_code == 1
+    assert f"{missing}: no such configuration file" in result.stderr
+    assert list(tmp_path.iterdir()) == []

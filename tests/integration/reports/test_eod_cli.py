@@ -59,6 +59,19 @@ def test_date_without_data_is_a_one_line_error(
     assert "no data for 2026-02-01" in result.output
 
 
+def test_an_out_that_is_a_file_is_a_one_line_error(
+    tmp_path: Path, generated_day: Any, write: Any
+) -> None:
+    url = _written(tmp_path, generated_day, write)
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    result = runner.invoke(app, ["eod", "--db", url, "--out", str(taken)])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0, result.output
+    assert f"cannot write the report to {taken}: File exists" in result.output
+    assert taken.read_text() == "a file"
+
+
 def test_empty_database_is_an_error(tmp_path: Path, empty_store: Any) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}"
     asyncio.run(empty_store(url))

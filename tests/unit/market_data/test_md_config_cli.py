@@ -73,3 +73,16 @@ def test_watch_bad_url() -> None:
     result = CliRunner().invoke(app, ["watch", "AAPL", "--mqtt", "http://x"])
     assert result.exit_code == 1
     assert "mqtt://" in result.output
+
+
+@pytest.mark.parametrize("symbol", ["A/#", "+", "#", ""])
+def test_watch_of_what_cannot_be_a_symbol_is_one_line_error(symbol: str) -> None:
+    result = CliRunner().invoke(app, ["watch", symbol, "--mqtt", "mqtt://127.0.0.1:1", "--once"])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: {symbol!r} is not an instrument symbol"
+
+
+def test_watch_negative_timeout_refused() -> None:
+    result = CliRunner().invoke(app, ["watch", "AAPL", "--timeout", "-1"])
+    assert result.exit_code == 2
+    assert "greater than or equal to 0" in result.output
