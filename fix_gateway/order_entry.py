@@ -24,7 +24,7 @@ from fix_gateway import translate
 from fix_gateway.codec import EncodedBody, Message, OutBody, encode_body
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.translate import Body, Refusal, SessionRules
-from venue.commands import CancelOrder, Command, NewOrder, RejectOrder, ReplaceOrder
+from venue.commands import CancelOrder, Command, MassCancel, NewOrder, RejectOrder, ReplaceOrder
 from venue.events import (
     CancelRejected,
     Event,
@@ -405,6 +405,9 @@ class OrderEntry:
 
     def _mass_cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         result = translate.mass_cancel(msg, state.rules.owner, now_ns)
+        symbol = result.symbol if isinstance(result, MassCancel) else None
+        if symbol is not None and self._venue.instrument(symbol) is None:
+            result = Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
         if isinstance(result, Refusal):
             body = translate.mass_cancel_refusal(msg, result, now_ns)
             self._send(state.config.session_id, "r", body)

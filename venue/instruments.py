@@ -208,7 +208,7 @@ def load_instruments(path: str | Path) -> list[Instrument]:
     """Read an instruments CSV; raises InstrumentError naming file and line on bad input."""
     path = Path(path)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")  # a BOM, as spreadsheets save
     except OSError as exc:
         raise InstrumentError(f"{path}: cannot read instruments file: {exc.strerror}") from exc
     try:

@@ -17,6 +17,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_load_a_file_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "instruments.csv"
+    path.write_text("symbol,tick_size\nAAPL,0.01\n", encoding="utf-8-sig")  # as Excel saves
+    assert load_instruments(path) == [Instrument("AAPL", Decimal("0.01"))]
+
+
 def test_load_full_and_minimal_rows(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -168,3 +168,14 @@ def test_an_unexpected_failure_still_gets_a_business_reject(
     [(_, kind, reject)] = outbox.sent
     assert (kind, reject[372], reject[380], reject[379]) == ("j", "D", "0", "N1")
     assert reject[58] == "the venue could not process this message"
+
+
+def test_a_mass_cancel_for_an_unknown_symbol_is_rejected_as_such() -> None:
+    entry, outbox = setup()
+    _live_order(entry, outbox)
+    entry.on_message(A, app_message("q", [(11, "M1"), (530, "1"), (55, "NOPE"),
+                                          (60, "20260101-00:00:00")]), NOW)  # fmt: skip
+    [(_, kind, report)] = outbox.sent
+    assert (kind, report[531], report[532], report[533], report[58]) == (
+        "r", "0", "1", "0", "unknown symbol 'NOPE'")
+    assert entry._venue.engine.live_order_count() == 1  # type: ignore[attr-defined]
