@@ -347,15 +347,16 @@ class OrderEntry:
 
     def _replace(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         result = translate.replace_order(msg, state.rules.owner, self._venue, now_ns)
-        refusal = result if isinstance(result, Refusal) else None
         target = self._target(state, msg)
-        if refusal is None and isinstance(result, ReplaceOrder) and target is not None:
-            refusal = self._replace_refusal(state, msg, result, target)
+        refusal = (
+            result
+            if isinstance(result, Refusal)
+            else self._replace_refusal(state, msg, result, target)
+        )
         if refusal is not None:
             self._cancel_refused(state, msg, refusal, CxlRejResponseTo.REPLACE, now_ns, target)
-            return
-        assert isinstance(result, ReplaceOrder)
-        self._venue.submit(result)
+        elif isinstance(result, ReplaceOrder):
+            self._venue.submit(result)
 
     def _target(self, state: _SessionState, msg: Message) -> OrderView | None:
         """The session's order a cancel or replace names (None when unknown: the engine
@@ -365,12 +366,12 @@ class OrderEntry:
         )
 
     def _replace_refusal(
-        self, state: _SessionState, msg: Message, replace: ReplaceOrder, target: OrderView
+        self, state: _SessionState, msg: Message, replace: ReplaceOrder, target: OrderView | None
     ) -> Refusal | None:
         """The gateway's rules for a replace of a live order: OrdType(40) cannot change, and
         the session limits apply to the order as replaced (its price when 44 is absent)."""
-        if target.status in _FINISHED:
-            return None  # the engine answers: too late
+        if target is None or target.status in _FINISHED:
+            return None  # the engine answers: unknown order, too late
         spec = target.spec
         ord_type = msg.get(40)
         if ord_type is not None and ord_type != spec.ord_type.value:
