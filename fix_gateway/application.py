@@ -24,6 +24,10 @@ class Application(Protocol):
     def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
         """An application message, delivered exactly once and in MsgSeqNum order."""
 
+    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
+        """A logout, dropped connection, refused Logon or session-level reject, with its reason
+        (see :class:`fix_gateway.session.SessionEvent`)."""
+
 
 class NullApplication:
     """Accepts everything and does nothing (benchmarks, tests)."""
@@ -35,4 +39,7 @@ class NullApplication:
         return None
 
     def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
+        return None
+
+    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
         return None

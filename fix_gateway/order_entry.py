@@ -217,12 +217,14 @@ class OrderEntry:
             self._session_event(session_id, "logon", "")
 
     def on_logout(self, session_id: SessionID) -> None:
-        if self._session_event is not None:
-            self._session_event(session_id, "logout", "")
         state = self._sessions.get(str(session_id))
         if state is None or not state.config.cancel_on_disconnect:
             return
         self.cancel_all(session_id, CancelReason.DISCONNECT)
+
+    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
+        if self._session_event is not None:
+            self._session_event(session_id, kind, detail)
 
     def cancel_all(
         self, session_id: SessionID, reason: CancelReason, now_ns: int | None = None

@@ -43,6 +43,7 @@ from fix_gateway.session import (
     LoggedOut,
     Send,
     Session,
+    SessionEvent,
     SessionState,
 )
 from fix_gateway.store import MemoryStore, MessageStore
@@ -400,6 +401,8 @@ class FixAcceptor:
             elif isinstance(action, LoggedOut):
                 self._bound.pop(session.session_id, None)
                 self.application.on_logout(session.session_id)
+            elif isinstance(action, SessionEvent):
+                self.application.on_session_event(session.session_id, action.kind, action.detail)
 
     def _close(self, conn: _Conn) -> None:
         if conn.closing:

@@ -2,7 +2,8 @@
 
 No sockets, no asyncio, no clock: the transport feeds bytes and time in (``on_bytes``,
 ``on_timer``, ``on_disconnect``) and executes the returned actions (:class:`Send`,
-:class:`Deliver`, :class:`Disconnect`, :class:`LoggedOn`, :class:`LoggedOut`) in order.
+:class:`Deliver`, :class:`Disconnect`, :class:`LoggedOn`, :class:`LoggedOut`,
+:class:`SessionEvent`, :class:`LoadMessages`) in order.
 
 States (one per connection lifetime; a Session object lives as long as the venue and serves one
 connection at a time)::
@@ -87,6 +88,11 @@ TRANSITIONS: Final[dict[SessionState, frozenset[SessionState]]] = {
 }
 
 
+#: Boolean header fields the session checks itself: PossDupFlag(43), PossResend(97).
+_HEADER_FLAGS: Final = (43, 97)
+_FLAG_VALUES: Final = frozenset({"Y", "N"})
+
+
 # -- actions ----------------------------------------------------------------------------------
 
 
@@ -123,6 +129,16 @@ class LoggedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """Something the venue's health record keeps: ``kind`` is ``logout``, ``disconnect``,
+    ``logon_rejected``, ``reject`` (a Reject(3) sent) or ``business_reject`` (a
+    BusinessMessageReject(j) sent by the session layer); ``detail`` says why."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoadMessages:
     """A ResendRequest asks for outbound messages older than the store keeps in memory:
     load ``begin..end`` into it (``MessageStore.preload``), then call ``Session.resume``.
@@ -132,7 +148,7 @@ class LoadMessages:
     end: int
 
 
-Action = Send | Deliver | Disconnect | LoggedOn | LoggedOut | LoadMessages
+Action = Send | Deliver | Disconnect | LoggedOn | LoggedOut | SessionEvent | LoadMessages
 
 
 class Session:
@@ -475,6 +491,12 @@ class Session:
                          now_ns, out)
             self._start_logout("SendingTime accuracy problem", now_ns, out)
             return
+        for flag in _HEADER_FLAGS:  # PossDupFlag, PossResend: Y or N, nothing else (14f)
+            value = index.get(flag)
+            if value is not None and value not in _FLAG_VALUES:
+                self._reject(msg, seq, INCORRECT_DATA_FORMAT, flag,
+                             "Incorrect data format for value", now_ns, out)
+                return
         msg_type = msg.msg_type
         if msg_type == "4" and index.get(123) != "Y":  # Reset mode ignores MsgSeqNum (FIX 11a-c)
             self._sequence_reset(msg, seq, now_ns, out)
@@ -755,6 +777,7 @@ class Session:
             body.append((372, msg.msg_type))
         body += [(373, reason), (58, text)]
         out.append(self._send("3", body, now_ns))
+        out.append(SessionEvent("reject", text if tag is None else f"{text} (tag {tag})"))
         self.log.on_event(f"Message {seq} Rejected: {text} (reason {reason}, tag {tag})", now_ns)
         if consume and seq == self.store.next_target_seq:
             self.store.incr_next_target_seq()
@@ -764,6 +787,7 @@ class Session:
     ) -> None:
         body: list[OutField] = [(45, seq), (372, msg.msg_type), (380, reason), (58, text)]
         out.append(self._send("j", body, now_ns))
+        out.append(SessionEvent("business_reject", text))
         self.log.on_event(f"Message {seq} BusinessMessageRejected: {text}", now_ns)
         if seq == self.store.next_target_seq:
             self.store.incr_next_target_seq()
@@ -771,7 +795,7 @@ class Session:
     def _refuse(self, text: str, now_ns: int, out: list[Action]) -> None:
         """Refuse a Logon: Logout with the reason, then disconnect."""
         out.append(self._send("5", [(58, text)], now_ns))
-        self._disconnect(f"Logon refused: {text}", now_ns, out)
+        self._disconnect(f"Logon refused: {text}", now_ns, out, kind="logon_rejected")
 
     def _start_logout(self, text: str, now_ns: int, out: list[Action]) -> None:
         if self.state is not S.LOGGED_ON:
@@ -783,7 +807,7 @@ class Session:
 
     def _disconnect(
         self, reason: str, now_ns: int, out: list[Action], *, emit: bool = True,
-        logout: bool = False,
+        logout: bool = False, kind: str = "disconnect",
     ) -> None:
         was_logged_on = self.is_logged_on
         self._set_state(S.DISCONNECTED)
@@ -792,6 +816,7 @@ class Session:
             out.append(Disconnect(reason))
         if was_logged_on:
             out.append(LoggedOut())
+        out.append(SessionEvent("logout" if logout else kind, reason))
         self._queue.clear()
         self._served_early.clear()
         self._resend_pending = False

@@ -51,12 +51,16 @@ class EchoApp:
         self.logons: list[SessionID] = []
         self.logouts: list[SessionID] = []
         self.messages: list[Message] = []
+        self.session_events: list[tuple[str, str]] = []
 
     def on_logon(self, session_id: SessionID) -> None:
         self.logons.append(session_id)
 
     def on_logout(self, session_id: SessionID) -> None:
         self.logouts.append(session_id)
+
+    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
+        self.session_events.append((kind, detail))
 
     def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
         self.messages.append(msg)
@@ -154,6 +158,7 @@ async def test_logon_heartbeats_order_and_logout(
         await client.close()
     await until(lambda: app.logouts == [sid("CLIENT1")])
     assert info(acceptor, "CLIENT1").state == "disconnected"
+    assert app.session_events == [("logout", "Logout by counterparty")]
 
 
 async def test_venue_resends_app_messages_after_client_gap(

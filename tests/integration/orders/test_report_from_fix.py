@@ -75,3 +75,29 @@ async def test_report_of_a_day_traded_over_fix(harness, tmp_path) -> None:
     assert Decimal(row["unrealised_pnl"]) == unrealised.quantize(Decimal(row["unrealised_pnl"]))
     assert result.html_path.exists() and result.html_path.stat().st_size > 100_000
     assert set(result.csv_paths) >= {"summary", "positions", "trades"}
+
+
+async def test_report_counts_each_sessions_logons_rejects_logouts_and_disconnects(
+    harness, tmp_path
+) -> None:
+    buyer = await harness.client("BUYER")
+    seller = await harness.client("SELLER")
+    buyer.send("D", [(11, "NOSIDE"), (55, "TEST"), (60, "20260101-00:00:00"), (38, "5"),
+                     (40, "2"), (44, "10.00")])  # no Side(54): session-level Reject
+    reject = await buyer.next_admin("3")
+    assert (reject[371], reject[373]) == ("54", "1")
+    await seller.close()  # a Logout exchange
+    harness.venue.acceptor.disconnect("FIX.4.4:EXCH->BUYER")  # dropped without a Logout
+    await buyer.wait_logout()
+
+    await harness.venue.commit()
+    today = dt.datetime.now(dt.UTC).date()
+    result = await build_report_async(harness.venue.options.store_url, today, tmp_path / "r")
+
+    sessions = result.tables["sessions"].set_index("session_id")
+    counts = ["logons", "logouts", "disconnects", "rejects", "other"]
+    assert sessions.loc["FIX.4.4:EXCH->BUYER", counts].tolist() == [1, 0, 1, 1, 0]
+    assert sessions.loc["FIX.4.4:EXCH->SELLER", counts].tolist() == [1, 1, 0, 0, 0]
+    rejects = result.tables["rejects"]
+    assert rejects[rejects["source"] == "FIX session"][["reason", "count"]].values.tolist() == [
+        ["Required tag missing (tag 54)", 1]]

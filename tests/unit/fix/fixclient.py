@@ -33,6 +33,7 @@ def client_msg(
     poss_dup: bool = False,
     orig_time_ns: int | None = None,
     sending_time: str | None = None,
+    header: Iterable[tuple[int, Any]] = (),
 ) -> bytes:
     m = simplefix.FixMessage()
     m.append_pair(8, begin, header=True)
@@ -48,6 +49,8 @@ def client_msg(
         m.append_pair(43, "Y", header=True)
     if orig_time_ns is not None:
         m.append_pair(122, format_utc_timestamp(orig_time_ns), header=True)
+    for tag, value in header:
+        m.append_pair(tag, value, header=True)
     for tag, value in fields:
         m.append_pair(tag, value)
     return bytes(m.encode())

@@ -29,6 +29,7 @@ from fix_gateway.session import (
     LoggedOn,
     LoggedOut,
     Send,
+    SessionEvent,
     SessionState,
 )
 from fix_gateway.store import MemoryStore
@@ -239,6 +240,7 @@ def test_test_request_after_silence_then_disconnect() -> None:
     acts = p.timer(12.0)  # 24.1 s > 2.4 x HeartBtInt
     assert disconnected(acts)
     assert any(isinstance(a, LoggedOut) for a in acts)
+    assert events(acts) == [("disconnect", "Heartbeat timeout: no answer to TestRequest")]
 
 
 def test_test_request_answered_keeps_session() -> None:
@@ -354,6 +356,61 @@ def test_possdup_without_orig_sending_time_rejected_reason_1() -> None:
     [rej] = sent(acts)
     assert tags(rej, 35, 45, 371, 373) == {35: "3", 45: "2", 371: "122", 373: "1"}
     assert p.store.next_target_seq == 3
+    assert events(acts) == [("reject", "Required tag missing (tag 122)")]
+
+
+# -- the health record: what the venue keeps of each session's troubles ----------------------
+
+
+def events(acts: list[object]) -> list[tuple[str, str]]:
+    return [(a.kind, a.detail) for a in acts if isinstance(a, SessionEvent)]
+
+
+def test_logout_by_the_counterparty_is_a_logout_event_with_its_text() -> None:
+    p = logged_on()
+    assert events(p.send("5", [(58, "end of day")])) == [
+        ("logout", "Logout by counterparty: end of day")]
+
+
+def test_a_dropped_connection_is_a_disconnect_event() -> None:
+    p = logged_on()
+    assert events(p.session.on_disconnect(p.now)) == [("disconnect", "Connection closed")]
+    assert events(p.session.on_disconnect(p.now)) == []  # already down: nothing more
+
+
+def test_a_refused_logon_is_a_logon_rejected_event() -> None:
+    p = Pair()
+    acts = p.logon(begin="FIX.4.2")
+    assert events(acts) == [("logon_rejected", "Logon refused: Incorrect BeginString FIX.4.2")]
+
+
+def test_a_business_message_reject_of_the_session_layer_is_an_event() -> None:
+    p = logged_on()
+    acts = p.send("U1")
+    [rej] = sent(acts)
+    assert rej.msg_type == "j"
+    assert events(acts) == [("business_reject", "Unsupported Message Type")]
+    assert events(p.send("ZZ")) == [("reject", "Invalid MsgType (tag 35)")]
+
+
+def test_a_valid_message_is_no_event() -> None:
+    p = logged_on()
+    assert events(p.send("D", NOS_FIELDS)) == []
+
+
+@pytest.mark.parametrize("flag", [43, 97])
+@pytest.mark.parametrize("value", ["X", "y", "YES"])
+def test_14f_a_header_flag_other_than_y_or_n_is_rejected_and_consumed(
+    flag: int, value: str
+) -> None:
+    p = logged_on()
+    acts = p.send("D", NOS_FIELDS, header=[(flag, value)])
+    [rej] = sent(acts)
+    assert tags(rej, 35, 45, 371, 372, 373) == {
+        35: "3", 45: "2", 371: str(flag), 372: "D", 373: "6"}
+    assert delivered(acts) == []
+    assert p.store.next_target_seq == 3
+    assert delivered(p.send("D", NOS_FIELDS, header=[(97, "N")])) != []  # N is fine
 
 
 def test_too_low_possdup_with_bad_orig_time_rejected_not_consumed() -> None:
