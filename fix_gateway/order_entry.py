@@ -156,6 +156,7 @@ class OrderEntry:
         self._sender = sender
         self._sessions: dict[str, _SessionState] = {}
         self._refused: tuple[NewOrder, Message] | None = None  # a refusal being submitted
+        self._status_req_id: str | None = None  # of a status request being submitted
         self._ids: dict[str, SessionID] = {}
         self._drop_copies: list[tuple[SessionID, frozenset[str] | None]] = []
         for session in config.sessions:
@@ -404,7 +405,11 @@ class OrderEntry:
         self._send(state.config.session_id, "9", body)
 
     def _status(self, state: _SessionState, msg: Message, now_ns: int) -> None:
-        self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
+        self._status_req_id = msg.get(790)  # echoed by _on_status, called inside submit
+        try:
+            self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
+        finally:
+            self._status_req_id = None
 
     def _mass_cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         result = translate.mass_cancel(msg, state.rules.owner, now_ns)
@@ -484,7 +489,9 @@ class OrderEntry:
 
     def _on_status(self, ev: OrderStatusReport) -> None:
         instrument = self._venue.instrument(ev.spec.symbol if ev.spec else ev.symbol)
-        self._to_owner(ev.owner, "8", translate.status_report(ev, instrument))
+        self._to_owner(
+            ev.owner, "8", translate.status_report(ev, instrument, self._status_req_id)
+        )
 
     def _on_cancel_rejected(self, ev: CancelRejected) -> None:
         self._to_owner(ev.owner, "9", translate.cancel_reject(ev))

@@ -609,7 +609,11 @@ def expired(ev: OrderExpired, instrument: Instrument | None) -> EncodedBody:
     )
 
 
-def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> OutBody:
+def status_report(
+    ev: OrderStatusReport, instrument: Instrument | None, status_req_id: str | None = None
+) -> OutBody:
+    """ExecutionReport 150=I; OrdStatusReqID(790) echoes the request's, if it had one."""
+    echo = f"790={status_req_id}\x01" if status_req_id else ""
     if ev.spec is None:
         body: Body = [
             (37, "NONE"),
@@ -626,8 +630,10 @@ def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> OutBo
             (60, format_utc_timestamp(ev.ts_ns)),
             (58, "unknown order"),
         ]
+        if status_req_id:
+            body.append((790, status_req_id))
         return body
-    return _report(
+    report = _report(
         ev.spec,
         instrument,
         str(ev.seq),
@@ -637,7 +643,9 @@ def status_report(ev: OrderStatusReport, instrument: Instrument | None) -> OutBo
         ev.leaves_qty,
         ev.cum_notional,
         ev.ts_ns,
+        cl_ord_id=ev.cl_ord_id,
     )
+    return EncodedBody(report + echo) if echo else report
 
 
 def cancel_reject(ev: CancelRejected) -> Body:

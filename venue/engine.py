@@ -1259,12 +1259,15 @@ class MatchingEngine:
             )
             return
         spec = order.spec
+        cl_ord_id = spec.cl_ord_id
+        if order.done:  # a cancel or replace that finished it gave the order its ClOrdID
+            cl_ord_id = self._done_alias.get(spec.order_id, cl_ord_id)
         out.append(
             OrderStatusReport(
                 seq,
                 cmd.ts_ns,
                 cmd.owner,
-                cmd.cl_ord_id,
+                cl_ord_id,
                 spec,
                 order.live_status,
                 Qty(order.cum),

@@ -181,7 +181,9 @@ class CancelRejected:
 
 @dataclass(frozen=True, slots=True)
 class OrderStatusReport:
-    """Answer to a StatusQuery. ``spec`` is None when the order is unknown to the owner."""
+    """Answer to a StatusQuery. ``spec`` is None when the order is unknown to the owner;
+    ``cl_ord_id`` is then the query's, else the order's current ClOrdID (that of the cancel or
+    replace request that finished it, if one did)."""
 
     seq: int
     ts_ns: int

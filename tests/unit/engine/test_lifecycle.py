@@ -11,6 +11,7 @@ from venue.events import (
     OrderCancelled,
     OrderReplaced,
     OrderRestated,
+    OrderStatusReport,
     OrderTriggered,
     Trade,
 )
@@ -262,6 +263,27 @@ def test_status_query(h: H) -> None:
     h.cancel("a")
     assert h.do(StatusQuery(h.tick(), "A", "a")) == [("status", 8, 1, OrdStatus.CANCELED, 2, 0)]
     assert h.do(StatusQuery(h.tick(), "S", "s"))[0][3] is OrdStatus.FILLED
+
+
+
+def test_status_query_names_the_orders_current_cl_ord_id(h: H) -> None:
+    def cl_ord_id(query: str) -> str:
+        [ev] = h.raw(StatusQuery(h.tick(), "A", query))
+        assert isinstance(ev, OrderStatusReport) and ev.spec is not None
+        return ev.cl_ord_id
+
+    h.buy("a", 5, 100)
+    h.replace("a", "r1", 5, 99)  # live under its new ClOrdID
+    assert cl_ord_id("r1") == "r1"
+    h.sell("s", 2, 99, owner="S")
+    h.replace("r1", "r2", 2, 99)  # replaced to its filled quantity: finished by r2
+    assert (cl_ord_id("r1"), cl_ord_id("r2")) == ("r2", "r2")
+    h.buy("b", 5, 90)
+    h.cancel("b", cl="x")
+    assert (cl_ord_id("b"), cl_ord_id("x")) == ("x", "x")
+    h.buy("c", 1, 90)
+    h.sell("t", 1, 90, owner="S")  # filled: no request finished it
+    assert cl_ord_id("c") == "c"
 
 
 # ---------------------------------------------------------------- stops

@@ -179,3 +179,30 @@ def test_a_mass_cancel_for_an_unknown_symbol_is_rejected_as_such() -> None:
     assert (kind, report[531], report[532], report[533], report[58]) == (
         "r", "0", "1", "0", "unknown symbol 'NOPE'")
     assert entry._venue.engine.live_order_count() == 1  # type: ignore[attr-defined]
+
+
+def test_a_status_report_echoes_ord_status_req_id_and_names_the_current_cl_ord_id() -> None:
+    entry, outbox = setup()
+    order_id = _live_order(entry, outbox)
+
+    def status(cl_ord_id: str, *extra: tuple[int, object]) -> dict[int, str]:
+        entry.on_message(A, app_message("H", [(11, cl_ord_id), (55, "TEST"), (54, "1"),
+                                              *extra]), NOW)
+        [(_, kind, er)] = outbox.sent
+        outbox.sent.clear()
+        assert (kind, er[150], er[37]) == ("8", "I", order_id)
+        return er
+
+    er = status("P", (790, "Q1"))
+    assert (er[11], er[39], er[790]) == ("P", "0", "Q1")
+    assert 790 not in status("P")  # none asked, none echoed
+    entry.on_message(A, app_message("F", [(41, "P"), (11, "C1"), (55, "TEST"), (54, "1"),
+                                          (60, "20260101-00:00:00")]), NOW)
+    outbox.sent.clear()
+    er = status("C1", (790, "Q2"))
+    assert (er[11], er[39], er[151], er[790]) == ("C1", "4", "0", "Q2")
+    assert status("P")[11] == "C1"  # asked by its first ClOrdID: named by its current one
+    entry.on_message(A, app_message("H", [(11, "NOPE"), (55, "TEST"), (54, "1"), (790, "Q3")]),
+                     NOW)
+    [(_, _, unknown)] = outbox.sent
+    assert (unknown[39], unknown[103], unknown[11], unknown[790]) == ("8", "5", "NOPE", "Q3")
