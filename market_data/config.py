@@ -63,6 +63,14 @@ class MarketDataConfig:
         if self.reconnect_max < self.reconnect_min:
             raise ConfigError("reconnect_max must be >= reconnect_min")
 
+    @staticmethod
+    def configured_prefix(given_url: str | None, config_prefix: str | None) -> str | None:
+        """The prefix to override a URL's with: sessions.cfg's MqttTopicPrefix, unless the URL
+        was given on the command line (``given_url``) with a ``?prefix=`` of its own."""
+        if given_url is not None and "prefix" in parse_qs(urlsplit(given_url).query):
+            return None
+        return config_prefix
+
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> MarketDataConfig:
         """Build a config from a URL; query parameters set the other fields.

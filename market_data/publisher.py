@@ -147,6 +147,7 @@ class MarketDataPublisher:
         self._connected = False
         for instrument in source.instruments():
             self._add_feed(instrument)
+        self._listing_changed = False  # a symbol listed since: republish the venue status
 
     # ------------------------------------------------------------------ events in
 
@@ -211,6 +212,7 @@ class MarketDataPublisher:
                 ts_ns=self.epoch,
             )
             self._feeds[instrument.symbol] = feed
+            self._listing_changed = True
         else:
             feed.instrument = instrument
             feed.fmt = PriceFormatter(instrument)
@@ -272,6 +274,9 @@ class MarketDataPublisher:
         """
         feeds = self._feeds
         out: list[Outgoing] = []
+        if self._listing_changed:  # its symbol list tells subscribers what is listed
+            self._listing_changed = False
+            out.append(self._online_status())
         changed = self._status_dirty
         self._status_dirty = set()
         for symbol in list(feeds) if full else sorted(changed):
@@ -291,6 +296,10 @@ class MarketDataPublisher:
         for symbol in symbols:
             self._snapshots(feeds[symbol], full, out)
         return out
+
+    def _online_status(self) -> Outgoing:
+        payload = encode_venue_status("online", self.epoch, self._clock(), "", self.symbols())
+        return Outgoing(self.topics.venue_status, payload, STATUS_QOS, True)
 
     def trades_acked(self, messages: Sequence[Outgoing]) -> None:
         """The broker acknowledged ``messages`` (from one :meth:`take_cycle`)."""
@@ -493,12 +502,9 @@ class MarketDataPublisher:
     async def _serve(self, client: aiomqtt.Client) -> None:
         client.pending_calls_threshold = 10 * self.config.max_trades_per_message
         self.resend_unacked()
-        await client.publish(
-            self.topics.venue_status,
-            encode_venue_status("online", self.epoch, self._clock(), "", self.symbols()),
-            qos=STATUS_QOS,
-            retain=True,
-        )
+        self._listing_changed = False
+        online = self._online_status()
+        await client.publish(online.topic, online.payload, qos=online.qos, retain=online.retain)
         self._connected = True
         full = True  # the broker may have lost retained messages: republish them all
         interval = self.config.publish_interval

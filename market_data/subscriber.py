@@ -112,17 +112,17 @@ class SymbolView:
     gaps: list[tuple[int, int]] = field(default_factory=list)  # lost in transit
     lost: list[tuple[int, int]] = field(default_factory=list)  # dropped by the venue
     duplicates: int = 0
-    updates: int = 0
+    updates: int = 0  # messages of the symbol's own topics (not the venue status)
     builder: BookBuilder = field(default_factory=BookBuilder)
 
     def apply(self, kind: str, payload: bytes | JsonObj) -> str:
         """Apply one message of topic kind ``status``/``trades``/``book``/``book/delta``/
         ``bbo``/``stats`` (or ``venue`` for the venue status); returns ``kind``."""
         msg = json.loads(payload) if isinstance(payload, bytes | bytearray) else payload
-        self.updates += 1
         if kind == "venue":
             self.venue = msg
             return kind
+        self.updates += 1  # of the symbol's own topics
         if msg.get("epoch") != self.epoch:
             self._new_epoch(msg["epoch"])
         if kind == "trades":
@@ -139,6 +139,14 @@ class SymbolView:
         elif kind == "status":
             self.status = _newer(self.status, msg)
         return kind
+
+    @property
+    def unlisted(self) -> bool:
+        """The venue is online and its status does not list the symbol."""
+        venue = self.venue
+        return venue is not None and venue.get("status") == "online" and (
+            self.symbol not in venue.get("symbols", ())
+        )
 
     def _new_epoch(self, epoch: int) -> None:
         """The venue's publisher restarted: sequence numbers start again at 1."""

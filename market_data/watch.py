@@ -78,6 +78,12 @@ def render(view: SymbolView, levels: int) -> RenderableType:
     return Group(header, book, trades)
 
 
+def _unlisted(view: SymbolView) -> str:
+    listed = (view.venue or {}).get("symbols") or []
+    shown = ", ".join(listed[:10]) + (f" and {len(listed) - 10} more" if len(listed) > 10 else "")
+    return f"{view.symbol} is not listed on the venue (listed: {shown or 'none'})"
+
+
 async def watch(
     config: MarketDataConfig,
     symbol: str,
@@ -90,8 +96,8 @@ async def watch(
     """Watch ``symbol`` until ``count`` updates, ``timeout`` seconds, or cancellation.
 
     Raises:
-        WatchError: the broker is unreachable or the connection dropped, or ``count``
-            updates did not arrive within ``timeout``.
+        WatchError: the broker is unreachable or the connection dropped, the running venue
+            does not list ``symbol``, or ``count`` updates did not arrive within ``timeout``.
     """
     view = SymbolView(symbol)
     console = console or Console()
@@ -104,6 +110,8 @@ async def watch(
                     async with asyncio.timeout_at(deadline):
                         async for kind, payload in messages:
                             view.apply(kind, payload)
+                            if view.unlisted:
+                                raise WatchError(_unlisted(view))
                             live.update(render(view, levels))
                             if count is not None and view.updates >= count:
                                 break

@@ -144,6 +144,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the venue: FIX acceptor, matching engine, store and market data."""
+    from market_data.config import MarketDataConfig
     from venue.runtime import (
         DEFAULT_STORE_URL,
         RuntimeOptions,
@@ -184,7 +185,7 @@ def run(
     options = RuntimeOptions(
         store_url=store_url,
         mqtt_url=mqtt_url,
-        mqtt_prefix=cfg.default.mqtt_topic_prefix,
+        mqtt_prefix=MarketDataConfig.configured_prefix(mqtt, cfg.default.mqtt_topic_prefix),
         mqtt_depth=cfg.default.mqtt_depth,
         admin_socket=_admin_path(config, admin_socket),
     )

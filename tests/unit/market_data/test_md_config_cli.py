@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
-from market_data.cli import app
+from market_data.cli import _md_config, app
 from market_data.config import ConfigError, MarketDataConfig, endpoint
 from market_data.topics import Topics
 
@@ -86,3 +88,39 @@ def test_watch_negative_timeout_refused() -> None:
     result = CliRunner().invoke(app, ["watch", "AAPL", "--timeout", "-1"])
     assert result.exit_code == 2
     assert "greater than or equal to 0" in result.output
+
+
+def _cfg(tmp_path: Path, lines: str) -> Path:
+    path = tmp_path / "sessions.cfg"
+    path.write_text(f"[DEFAULT]\nSenderCompID=V\nSocketAcceptPort=1\n{lines}[SESSION]\n"
+                    "TargetCompID=A\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("lines", "mqtt", "prefix", "expected"),
+    [
+        ("", None, None, ("mqtt://127.0.0.1:1883", "venue")),
+        ("MqttURL=mqtt://broker:1884\nMqttTopicPrefix=x1\n", None, None,
+         ("mqtt://broker:1884", "x1")),
+        ("MqttURL=mqtt://broker:1884?prefix=q\nMqttTopicPrefix=x1\n", None, None,
+         ("mqtt://broker:1884", "x1")),  # as venue run: the file's prefix key wins
+        ("MqttURL=mqtt://broker:1884?prefix=q\n", None, None, ("mqtt://broker:1884", "q")),
+        ("MqttURL=none\nMqttTopicPrefix=x1\n", None, None, ("mqtt://127.0.0.1:1883", "x1")),
+        ("MqttTopicPrefix=x1\n", "mqtt://h:1?prefix=cli", None, ("mqtt://h:1", "cli")),
+        ("MqttTopicPrefix=x1\n", "mqtt://h:1", None, ("mqtt://h:1", "x1")),
+        ("MqttTopicPrefix=x1\n", "mqtt://h:1?prefix=cli", "opt", ("mqtt://h:1", "opt")),
+    ],
+)
+def test_watch_takes_broker_and_prefix_as_venue_run_does(
+    tmp_path: Path, lines: str, mqtt: str | None, prefix: str | None, expected: tuple[str, str]
+) -> None:
+    config = _md_config(_cfg(tmp_path, lines), mqtt, prefix)
+    assert (config.url, config.prefix) == expected
+
+
+def test_watch_with_a_missing_config_is_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["watch", "AAPL", "-c", str(tmp_path / "nope.cfg")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ")
+    assert len(result.output.strip().splitlines()) == 1

@@ -212,6 +212,10 @@ def test_status_from_instruments_and_events() -> None:
     msgs = by_topic(cycle(pub))
     assert msgs["venue/NEW%2FX/status"][0]["tick_size"] == "0.5"
     assert "venue/NEW%2FX/book" in msgs
+    [venue] = msgs["venue/status"]  # the venue status lists the new symbol (retained)
+    assert (venue["status"], venue["symbols"][-1]) == ("online", "NEW/X")
+    assert "venue/status" not in by_topic(cycle(pub))  # once
+    assert "venue/status" not in by_topic(cycle(make()[0], full=True))  # none listed since
 
 
 def test_unknown_symbol_is_ignored(caplog: pytest.LogCaptureFixture) -> None:

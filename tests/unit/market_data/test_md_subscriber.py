@@ -119,3 +119,13 @@ def test_lost_delta_forces_resync_from_next_snapshot() -> None:
     b.on_snapshot({**snap, "seq": 3, "bids": [{"price": "1.00", "qty": 1, "orders": 1}]})
     b.on_delta({"epoch": 1, "seq": 4, "prev_seq": 3, "bids": [["1.00", 0, 0]], "asks": []})
     assert b.seq == 4 and b.levels() == ([], [])
+
+
+def test_the_venue_status_is_no_update_of_the_symbol_and_tells_whether_it_is_listed() -> None:
+    view = SymbolView("NOPE")
+    view.apply("venue", {"status": "offline", "symbols": []})
+    assert (view.updates, view.unlisted) == (0, False)  # a stopped venue lists nothing
+    view.apply("venue", {"status": "online", "symbols": ["AAPL"]})
+    assert (view.updates, view.unlisted) == (0, True)
+    view.apply("venue", {"status": "online", "symbols": ["AAPL", "NOPE"]})
+    assert view.unlisted is False
