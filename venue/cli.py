@@ -460,7 +460,26 @@ def _offline_session_change(
     try:
         return asyncio.run(change())
     except StoreError as exc:
-        raise fail(f"{url}: {exc}") from None
+        raise _store_failure(url, exc) from None
+
+
+def _shown_url(url: str) -> str:
+    """A store URL as shown to the user: its password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _store_failure(url: str, exc: Exception) -> typer.Exit:
+    """One line that names the store once (the store's own errors mostly do already)."""
+    from venue.store import SchemaError
+
+    text, shown = str(exc), _shown_url(url)
+    return fail(text if isinstance(exc, SchemaError) or shown in text else f"{shown}: {text}")
 
 
 def _running(config: Path, admin_socket: Path | None) -> bool:
@@ -633,7 +652,7 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database schema to the current version."""
     from venue.runtime import DEFAULT_STORE_URL, resolve_sqlite_url
-    from venue.store import SchemaError, StoreError, make_engine, upgrade
+    from venue.store import StoreError, make_engine, upgrade
 
     url = db
     if url is None:
@@ -654,9 +673,9 @@ def db_upgrade(
 
     try:
         asyncio.run(main())
-    except (SchemaError, StoreError, OSError) as exc:
-        raise fail(f"{url}: {exc}") from None
-    console.print(f"{url}: schema is current")
+    except (StoreError, OSError) as exc:
+        raise _store_failure(url, exc) from None
+    console.print(f"{_shown_url(url)}: schema is current")
 
 
 @db_app.command("snapshot")

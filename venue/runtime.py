@@ -755,6 +755,9 @@ class Venue:
     async def _admin_orders(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         session = args.get("session")
         owner = str(self._session_id(args)) if session else None
+        symbol = args.get("symbol")
+        if symbol is not None and self.engine.instrument(str(symbol)) is None:
+            raise AdminError(f"unknown symbol {symbol!r}")
         return [
             _order_row(view, self.engine.instrument(view.spec.symbol))
             for view in self.engine.live_orders(owner=owner, symbol=args.get("symbol"))

@@ -442,6 +442,8 @@ class _Client(asyncio.Protocol):
                 if raw.find(b"\x0139=2\x01") < 0:
                     self.live[order.symbol][cl] = order
             return
+        if exec_type == "8" and raw.find(b"\x01103=1\x01") >= 0:  # OrdRejReason: unknown symbol
+            self.sim.unlisted.add(_str(raw, b"\x0155="))
         if exec_type in _GONE:  # cancelled (requested or unsolicited), rejected, expired
             self.amends.pop(cl, None)
             orig = _str(raw, b"\x0141=")
@@ -509,6 +511,7 @@ class Simulation:
         self._log = log
         self._rng = random.Random(config.seed)
         self.clients: list[_Client] = []
+        self.unlisted: set[str] = set()  # symbols the venue rejected as unknown: stop
 
     def note(self, text: str) -> None:
         if len(self.notes) < 100:
@@ -579,6 +582,11 @@ class Simulation:
             )
         heartbeat.cancel()
         await self._close_all()
+        if self.unlisted:
+            raise SimulationError(
+                f"the venue does not list {', '.join(sorted(self.unlisted))} "
+                "(its orders were rejected: unknown symbol)"
+            )
         return self.summary(wall, cpu, wall)
 
     def _sent_total(self) -> int:
@@ -587,8 +595,10 @@ class Simulation:
 
     def _done(self, deadline: float) -> bool:
         orders = self.config.orders
-        return (orders is not None and self._sent_total() >= orders) or (
-            time.perf_counter() >= deadline
+        return (
+            (orders is not None and self._sent_total() >= orders)
+            or time.perf_counter() >= deadline
+            or bool(self.unlisted)
         )
 
     async def _open_loop(self, rate: float) -> None:

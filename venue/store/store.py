@@ -548,11 +548,15 @@ class Store:
             SchemaError: the database is at an unknown revision, not a venue database, or
                 (create=False) not at the current revision.
         """
-        db_file = sqlite_file(url) if sqlite_checkpoint == "background" else None
+        sqlite_path = sqlite_file(url)
+        db_file = sqlite_path if sqlite_checkpoint == "background" else None
         engine = make_engine(
             url, sqlite_synchronous=sqlite_synchronous, sqlite_autocheckpoint=db_file is None
         )
         try:
+            if not create and sqlite_path is not None and not sqlite_path.exists():
+                # connecting would leave an empty file behind
+                raise SchemaError(f"{sqlite_path}: no such database file")
             status = await inspect_schema(engine)
             if status.state is not SchemaState.CURRENT:
                 if not create or status.state in (SchemaState.UNKNOWN, SchemaState.FOREIGN):
@@ -565,7 +569,6 @@ class Store:
         store = cls(engine)
         if db_file is not None:
             store._checkpointer = Checkpointer(db_file).start()
-        sqlite_path = sqlite_file(url)
         if sqlite_path is not None:
             pragmas = [
                 "PRAGMA journal_mode=WAL",

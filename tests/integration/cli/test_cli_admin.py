@@ -288,6 +288,8 @@ async def test_orders_list_and_cancel(venue_proc: VenueProcess) -> None:
     assert str(row["order_id"]) == ack[37]
     assert cli_json(venue_proc, "orders", "list", "--session", "CLIA") == rows
     assert cli_json(venue_proc, "orders", "list", "--symbol", "OTHER") == []
+    result = cli(venue_proc, "orders", "list", "--symbol", "NOPE", code=1)
+    assert stderr_of(result).strip() == "error: unknown symbol 'NOPE'"
     out = cli(venue_proc, "orders", "cancel", str(row["order_id"])).stdout
     assert f"order {row['order_id']} cancelled" in out
     cancel = await client.next_app()

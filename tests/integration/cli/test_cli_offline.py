@@ -103,3 +103,25 @@ def test_db_upgrade_with_a_missing_config_is_an_error_and_creates_nothing(tmp_pa
     assert result.exit_code == 1
     assert f"{missing}: no such configuration file" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_offline_change_to_a_missing_sqlite_store_is_an_error_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG)
+    missing = tmp_path / "never.db"
+    result = runner.invoke(app, ["sessions", "reset", "OFF1", "-c", str(cfg), "--admin-socket",
+                                 str(tmp_path / "none.sock"), "--db",
+                                 f"sqlite+aiosqlite:///{missing}"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {missing}: no such database file"
+    assert list(tmp_path.iterdir()) == [cfg]
+
+
+def test_a_store_error_names_the_store_once_and_hides_its_password(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade", "--db",
+                                 "postgresql+asyncpg://u:secret@127.0.0.1:1/x"])
+    assert result.exit_code == 1
+    assert "secret" not in result.stderr
+    assert result.stderr.count("postgresql+asyncpg://u:***@127.0.0.1:1/x") == 1

@@ -123,3 +123,16 @@ def test_simulate_refuses_a_drop_copy_session(venue: _Venue) -> None:
     )
     assert done.returncode == 1
     assert "drop-copy" in done.stderr
+
+
+def test_simulate_of_a_symbol_the_venue_does_not_list_stops_with_an_error(venue: _Venue) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        venue_cmd("simulate", "--config", str(venue.config), "--symbols", "TEST,NOPE",
+                  "--duration", "20", "--rate", "200"),
+        capture_output=True, text=True, timeout=30, cwd=venue.root, check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(
+        "error: the venue does not list NOPE (its orders were rejected: unknown symbol)")
+    assert time.monotonic() - started < 15  # stopped at the first rejection, not after 20 s
