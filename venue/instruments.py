@@ -230,11 +230,19 @@ def _read_instruments(path: Path, handle: TextIO) -> list[Instrument]:
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise InstrumentError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InstrumentError(f"{path}:1: column(s) given more than once: {', '.join(repeated)}")
     reader.fieldnames = header
     instruments: list[Instrument] = []
     seen: set[str] = set()
     for row in reader:
         where = f"{path}:{reader.line_num}"
+        extra = row.pop(None, None) or []  # DictReader's key for cells beyond the header
+        if any(cell.strip() for cell in extra):  # blank trailing cells are harmless
+            raise InstrumentError(
+                f"{where}: {len(header) + len(extra)} cells for {len(header)} columns"
+            )
         if not any((value or "").strip() for value in row.values()):
             continue
         instrument = _parse_row(row, where)

@@ -54,6 +54,12 @@ def test_load_full_and_minimal_rows(tmp_path: Path) -> None:
     [
         ("symbol\nAAA\n", ":1: missing required column 'tick_size'"),
         ("symbol,tick_size,colour\nAAA,0.01,red\n", ":1: unknown column(s) colour"),
+        (
+            "symbol,tick_size,lot_size,lot_size\nAAA,0.01,1,10\n",
+            ":1: column(s) given more than once: lot_size",
+        ),
+        ("symbol,tick_size\nAAA,0.01,100\n", ":2: 3 cells for 2 columns"),
+        ("symbol,tick_size\nAAA,0.01\n,,x\n", ":3: 3 cells for 2 columns"),
         ("symbol,tick_size\nAAA,abc\n", ":2: tick_size: expected a decimal, got 'abc'"),
         ("symbol,tick_size\nAAA,\n", ":2: tick_size: missing"),
         ("symbol,tick_size\n,0.01\n", ":2: symbol: missing"),
@@ -80,6 +86,11 @@ def test_load_errors_name_file_line_and_column(tmp_path: Path, text: str, messag
         load_instruments(path)
     assert str(info.value).startswith(str(path))
     assert message in str(info.value)
+
+
+def test_blank_cells_beyond_the_header_are_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, "symbol,tick_size\nAAA,0.01,\n,,\nBBB,0.5, ,\n")
+    assert [i.symbol for i in load_instruments(path)] == ["AAA", "BBB"]
 
 
 def test_a_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
