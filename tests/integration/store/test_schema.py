@@ -22,6 +22,7 @@ from venue.store import (
     head_revision,
     inspect_schema,
     make_engine,
+    sqlite_file,
     upgrade,
 )
 from venue.store.migrate import _config
@@ -97,8 +98,18 @@ async def test_open_creates_an_empty_database(db_url: str) -> None:
 
 
 async def test_open_without_create_refuses_an_empty_database(db_url: str) -> None:
+    path = sqlite_file(db_url)
+    if path is not None:
+        path.touch()  # an empty SQLite file: a database without tables
     with pytest.raises(SchemaError, match="not initialised"):
         await Store.open(db_url, create=False)
+
+
+async def test_open_without_create_of_a_missing_sqlite_file_creates_nothing(tmp_path: Any) -> None:
+    missing = tmp_path / "never.db"
+    with pytest.raises(SchemaError, match=f"^{missing}: no such database file$"):
+        await Store.open(f"sqlite+aiosqlite:///{missing}", create=False)
+    assert not missing.exists()
 
 
 async def test_unknown_revision_is_refused(db_url: str) -> None:
