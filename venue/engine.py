@@ -257,6 +257,14 @@ class MatchingEngine:
         done = self._done_by_clid.get(owner)
         return done is not None and cl_ord_id in done
 
+    def has_day_orders_entered_before(self, ts_ns: int) -> bool:
+        """True when a live Day order was entered before ``ts_ns``: an EndOfDay is owed
+        (the venue was down when its trading day ended)."""
+        return any(
+            order.spec.tif is _DAY and order.spec.entered_ns < ts_ns
+            for order in self._live.values()
+        )
+
     def gtd_expiries(self) -> list[int]:
         """Expire times of the live GTD orders, unordered."""
         return [expire for expire, _oid, order in self._gtd if not order.done]

@@ -289,6 +289,8 @@ class Venue:
             message_loader=self._load_fix_messages if self.store is not None else None,
         )
         self.order_entry.attach(self.acceptor)
+        if self.store is not None:
+            await self._settle_downtime()
         try:
             await self.acceptor.start()
         except OSError as exc:
@@ -488,14 +490,13 @@ class Venue:
                 self.submit(AddInstrument(now, instrument))
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)
-        # FIX duplicate detection (PossResend) remembers, across a restart, the session's
-        # latest ClOrdIDs of the last day (RECENT_CL_ORD_IDS at least).
+        # FIX duplicate detection (PossResend) remembers, across a restart, the ClOrdIDs the
+        # sessions used in the last day (the newest RECENT_CL_ORD_IDS per session at least).
         recent = await store.cl_ord_ids_since(
             now - DUPLICATE_WINDOW_NS,
             limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions)),
-            finished_only=True,
         )
-        self.order_entry.remember_cl_ord_ids(recent)  # live orders': the engine knows them
+        self.order_entry.remember_cl_ord_ids(recent)
         schedule = self.config.sessions[0].schedule if self.config.sessions else None
         day_start = schedule.period_start(now) if schedule is not None else None
         if day_start is not None:
@@ -524,6 +525,23 @@ class Venue:
                     write_back=True,
                 )
             self._fix_stores[sc.session_id] = fix_store
+        await self.commit()
+
+    async def _settle_downtime(self) -> None:
+        """Before any session connects after a restart: what the venue owes for the time it
+        was down. Day orders of a trading day that ended meanwhile expire, and the live
+        orders of CancelOnDisconnect sessions are cancelled (no session is connected; a
+        crash gave them no logout). Their ExecutionReports go out by resend at the next
+        Logon."""
+        now = time.time_ns()
+        schedule = self.config.sessions[0].schedule if self.config.sessions else None
+        day_start = schedule.period_start(now) if schedule is not None else None
+        if day_start is not None and self.engine.has_day_orders_entered_before(day_start):
+            log.info("the trading day ended while the venue was down: expiring Day orders")
+            self.submit(EndOfDay(now))
+        for sc in self.config.sessions:
+            if sc.cancel_on_disconnect:
+                self.order_entry.cancel_all(sc.session_id, CancelReason.DISCONNECT, now)
         await self.commit()
 
     async def _load_fix_messages(

@@ -418,6 +418,10 @@ class OrderRecord:
     last_seq: int
 
 
+#: Journal event kinds whose ClOrdID a NewOrderSingle or a replace used up.
+_CL_ORD_ID_KINDS: Final = ("accepted", "replaced", "rejected")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionEventRecord:
     session_id: str
@@ -1336,30 +1340,25 @@ class Store:
         return await self._read("orders", read)
 
     async def cl_ord_ids_since(
-        self, since_ns: int, limit: int | None = None, *, finished_only: bool = False
+        self, since_ns: int, limit: int | None = None
     ) -> list[tuple[str, str]]:
-        """(owner, ClOrdID) of every order and rejected order entered since ``since_ns``,
-        oldest first: what FIX duplicate detection (PossResend) must remember across a
-        restart. With ``limit``, only the newest ``limit`` of each kind; with
-        ``finished_only``, no live order's (the engine knows those)."""
+        """(owner, ClOrdID) of every order accepted, replaced or rejected since ``since_ns``,
+        oldest first (a replaced order's earlier ClOrdIDs included): what FIX duplicate
+        detection (PossResend) must remember across a restart. With ``limit``, only the
+        newest ``limit``."""
 
         async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
-            o, e = _orders.c, models.events.c
-            orders = select(o.entered_ns, o.owner, o.cl_ord_id).where(o.entered_ns >= since_ns)
-            if finished_only:
-                orders = orders.where(o.status.not_in(LIVE_STATUSES))
-            if limit is not None:
-                # order ids grow with entry time: the primary key gives the newest
-                orders = orders.order_by(o.order_id.desc()).limit(limit)
-            rejected = select(e.ts_ns, e.owner, e.cl_ord_id).where(
-                e.kind == "rejected", e.ts_ns >= since_ns, e.owner.is_not(None)
+            e = models.events.c
+            used = select(e.owner, e.cl_ord_id).where(
+                e.kind.in_(_CL_ORD_ID_KINDS),
+                e.ts_ns >= since_ns,
+                e.owner.is_not(None),
+                e.cl_ord_id.is_not(None),
             )
-            newest = sorted(await conn.execute(rejected), key=lambda r: r[0])
-            if limit is not None:
-                newest = newest[-limit:]
-            rows = [*(await conn.execute(orders)), *newest]
-            rows.sort(key=lambda r: r[0])
-            return [(r[1], r[2]) for r in rows]
+            if limit is None:
+                return [(r[0], r[1]) for r in await conn.execute(used.order_by(e.seq))]
+            newest = await conn.execute(used.order_by(e.seq.desc()).limit(limit))
+            return [(r[0], r[1]) for r in newest][::-1]
 
         return await self._read("cl_ord_ids", read)
 

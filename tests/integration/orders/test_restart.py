@@ -41,7 +41,12 @@ async def test_restart_continues_orders_sequences_and_duplicate_detection(
     buyer.order("P1", "TEST", "1", 10, "5.00")
     first = await buyer.next_app()
     assert first[150] == "0"
-    seq_before = int(first[34])
+    buyer.order("R1", "TEST", "1", 10, "4.00")
+    replaced = await buyer.next_app()
+    buyer.send("G", [(41, "R1"), (11, "R2"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"),
+                     (38, "12"), (40, "2"), (44, "4.00")])
+    assert (await buyer.next_app())[150] == "5"
+    seq_before = int(first[34]) + 2
 
     # The client goes away with the venue and comes back after the restart (a QuickFIX
     # initiator whose session the venue logged out does not reconnect by itself).
@@ -54,7 +59,14 @@ async def test_restart_continues_orders_sequences_and_duplicate_detection(
     status = await buyer.next_app()
     assert (status[150], status[39], status[37], status[11]) == ("I", "0", first[37], "P1")
     assert int(status[34]) > seq_before
-    assert len(harness.venue.engine.live_orders(owner="FIX.4.4:EXCH->SELLER")) == 1
+    # ... nor of a replaced order by its first ClOrdID (the venue's answer: it has no order
+    # of that ClOrdID now, and executes nothing)
+    buyer.order("R1", "TEST", "1", 10, "4.00", extra=[(97, "Y")])
+    status = await buyer.next_app()
+    assert (status[150], status[11]) == ("I", "R1")
+    live = harness.venue.engine.live_orders(owner="FIX.4.4:EXCH->SELLER")
+    assert [(v.spec.cl_ord_id, v.spec.qty) for v in live] == [("P1", 10), ("R2", 12)]
+    assert int(replaced[37]) == live[1].spec.order_id
 
     # Order ids and exec ids continue: no reuse across the restart.
     buyer.order("P2", "TEST", "1", 10, "5.00")
