@@ -346,6 +346,14 @@ class OrderEntry:
         return None
 
     def _cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
+        cl_ord_id = msg.get(11) or ""
+        if cl_ord_id:  # a live order's ClOrdID cannot name this request too (FIX: unique)
+            holder = self._venue.find_order(state.rules.owner, None, cl_ord_id)
+            if holder is not None and holder.status not in _FINISHED:
+                refusal = Refusal(RejectReason.DUPLICATE_CL_ORD_ID,
+                                  f"ClOrdID(11) {cl_ord_id!r} is a live order's")
+                self._cancel_refused(state, msg, refusal, CxlRejResponseTo.CANCEL, now_ns)
+                return
         self._venue.submit(translate.cancel_order(msg, state.rules.owner, now_ns))
 
     def _replace(self, state: _SessionState, msg: Message, now_ns: int) -> None:
@@ -371,11 +379,18 @@ class OrderEntry:
     def _replace_refusal(
         self, state: _SessionState, msg: Message, replace: ReplaceOrder, target: OrderView | None
     ) -> Refusal | None:
-        """The gateway's rules for a replace of a live order: OrdType(40) cannot change, and
-        the session limits apply to the order as replaced (its price when 44 is absent)."""
+        """The gateway's rules for a replace of a live order: Side(54), Symbol(55) and
+        OrdType(40) cannot change, and the session limits apply to the order as replaced (its
+        price when 44 is absent)."""
         if target is None or target.status in _FINISHED:
             return None  # the engine answers: unknown order, too late
         spec = target.spec
+        if msg.get(55) != spec.symbol or msg.get(54) != spec.side.value:
+            return Refusal(
+                RejectReason.INVALID_ORDER,
+                "Side(54) and Symbol(55) cannot be changed by a replace: the order is "
+                f"{spec.side.name.lower()} {spec.symbol}",
+            )
         ord_type = msg.get(40)
         if ord_type is not None and ord_type != spec.ord_type.value:
             return Refusal(

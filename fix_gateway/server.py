@@ -119,6 +119,9 @@ class FixAcceptor:
             gap-filled).
         clock: ns since the epoch (tests may inject one).
         tick: seconds between timer ticks.
+        on_tick: called with the time at every tick, before the sessions' timers (whose
+            schedule may log them out): what the venue does at a trading day's end goes out
+            in that day's session.
     """
 
     def __init__(
@@ -133,8 +136,10 @@ class FixAcceptor:
         message_loader: MessageLoader | None = None,
         clock: Callable[[], int] = time.time_ns,
         tick: float = 0.1,
+        on_tick: Callable[[int], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_tick = on_tick
         self.application = application
         self._clock = clock
         self._tick = tick
@@ -450,6 +455,11 @@ class FixAcceptor:
         while True:
             await asyncio.sleep(self._tick)
             now = self._clock()
+            if self._on_tick is not None:
+                try:
+                    self._on_tick(now)
+                except Exception:  # the sessions' timers run regardless
+                    logger.exception("tick callback failed")
             for conn in list(self._conns):
                 try:
                     self._execute(conn, conn.core.on_timer(now))

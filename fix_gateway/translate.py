@@ -666,6 +666,13 @@ def cancel_reject(ev: CancelRejected) -> Body:
     return body
 
 
+#: CxlRejReason(102) of the gateway's refusals; any other is 99 (other).
+_CXL_REJ_REASONS: Final = {
+    RejectReason.UNKNOWN_SYMBOL: "1",
+    RejectReason.DUPLICATE_CL_ORD_ID: "6",
+}
+
+
 def cancel_reject_refusal(
     msg: FieldSource,
     refusal: Refusal,
@@ -687,7 +694,7 @@ def cancel_reject_refusal(
         *body,
         (60, format_utc_timestamp(now_ns)),
         (434, response_to.value),
-        (102, "99" if refusal.reason is not RejectReason.UNKNOWN_SYMBOL else "1"),
+        (102, _CXL_REJ_REASONS.get(refusal.reason, "99")),
         (58, refusal.text),
     ]
 

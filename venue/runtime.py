@@ -108,7 +108,8 @@ class Venue:
         self._fix_stores: dict[SessionID, MemoryStore] = {}
         self._cmd_no = 0
         self._gtd: list[int] = []  # expiry times of GTD orders (lazy: may hold stale ones)
-        self._period_start: int | None = None
+        self._period_start: int | None = None  # of the trading day going on, if any
+        self._schedule = self.config.sessions[0].schedule if self.config.sessions else None
         self._store_down = False
         self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
@@ -287,10 +288,13 @@ class Venue:
             commit_barrier=self.commit_then if self.store is not None else None,
             commit_poll=self.store.poll_commits if self.store is not None else None,
             message_loader=self._load_fix_messages if self.store is not None else None,
+            on_tick=self._close_ended_day,
         )
         self.order_entry.attach(self.acceptor)
         if self.store is not None:
             await self._settle_downtime()
+        if self._schedule is not None:
+            self._period_start = self._schedule.period_start(time.time_ns())
         try:
             await self.acceptor.start()
         except OSError as exc:
@@ -497,8 +501,7 @@ class Venue:
             limit=RECENT_CL_ORD_IDS * max(1, len(self.config.sessions)),
         )
         self.order_entry.remember_cl_ord_ids(recent)
-        schedule = self.config.sessions[0].schedule if self.config.sessions else None
-        day_start = schedule.period_start(now) if schedule is not None else None
+        day_start = self._schedule.period_start(now) if self._schedule is not None else None
         if day_start is not None:
             self._todays_trades = [
                 (t["symbol"], t["price"], t["qty"])
@@ -534,8 +537,7 @@ class Venue:
         crash gave them no logout). Their ExecutionReports go out by resend at the next
         Logon."""
         now = time.time_ns()
-        schedule = self.config.sessions[0].schedule if self.config.sessions else None
-        day_start = schedule.period_start(now) if schedule is not None else None
+        day_start = self._schedule.period_start(now) if self._schedule is not None else None
         if day_start is not None and self.engine.has_day_orders_entered_before(day_start):
             log.info("the trading day ended while the venue was down: expiring Day orders")
             self.submit(EndOfDay(now))
@@ -575,10 +577,28 @@ class Venue:
 
     # -- timers ---------------------------------------------------------------------------------
 
+    def _close_ended_day(self, now: int) -> None:
+        """At each FIX tick, before the sessions' timers: when the trading day (the session
+        period) has ended, Day orders expire and cancel-on-disconnect sessions' orders are
+        cancelled before the schedule logs the sessions out, so their ExecutionReports go
+        out in the day's session (a new period starts its sequence numbers at 1)."""
+        if self._schedule is None:
+            return
+        period = self._schedule.period_start(now)
+        if period == self._period_start:
+            return
+        ended, self._period_start = self._period_start is not None, period
+        if not ended:
+            return
+        log.info("trading day ended: expiring Day orders")
+        self.submit(EndOfDay(now))
+        for sc in self.config.sessions:
+            if sc.cancel_on_disconnect:  # about to be logged out by the schedule
+                self.order_entry.cancel_all(sc.session_id, CancelReason.DISCONNECT, now)
+        if self.publisher is not None:
+            self.publisher.reset_stats()
+
     async def _timer_loop(self) -> None:
-        schedule = self.config.sessions[0].schedule if self.config.sessions else None
-        if schedule is not None:
-            self._period_start = schedule.period_start(time.time_ns())
         while True:
             await asyncio.sleep(self.options.timer_interval)
             now = time.time_ns()
@@ -587,15 +607,6 @@ class Venue:
                     while self._gtd and self._gtd[0] <= now:
                         heapq.heappop(self._gtd)
                     self.submit(AdvanceTime(now))
-                if schedule is not None:
-                    period = schedule.period_start(now)
-                    if period != self._period_start:
-                        if self._period_start is not None:
-                            log.info("trading day ended: expiring Day orders")
-                            self.submit(EndOfDay(now))
-                            if self.publisher is not None:
-                                self.publisher.reset_stats()
-                        self._period_start = period
                 self._maybe_snapshot()
             except Exception:
                 log.exception("venue timer failed")

@@ -1,13 +1,17 @@
-"""What a restart owes for the time the venue was down: Day orders of a trading day that
-ended meanwhile expire, and the live orders of CancelOnDisconnect sessions (which a crash
-never logged out) are cancelled, each with an ExecutionReport stored for resend."""
+"""The end of a trading day, live and across downtime: Day orders expire and the live orders
+of CancelOnDisconnect sessions are cancelled, with ExecutionReports the clients get. Live,
+they go out before the schedule's Logout; after a restart that missed the day's end (or a
+crash that logged no one out), they are stored for resend."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import time
 from pathlib import Path
 
 from support.procs import sessions_cfg, write_venue_files
+from support.rawclient import RawClient
 
 from fix_gateway.config import parse_config
 from venue.commands import NewOrder
@@ -28,8 +32,8 @@ KEEP, COD = "FIX.4.4:DOWN->KEEP", "FIX.4.4:DOWN->COD"
 HOUR = 3600 * 1_000_000_000
 
 
-async def started(root: Path) -> Venue:
-    cfg = write_venue_files(root, "symbol,tick_size\nTEST,0.01\n", SESSIONS)
+async def started(root: Path, sessions: str = SESSIONS) -> Venue:
+    cfg = write_venue_files(root, "symbol,tick_size\nTEST,0.01\n", sessions)
     venue = Venue(parse_config(cfg.read_text(), cfg), RuntimeOptions(
         store_url=f"sqlite+aiosqlite:///{root / 'v.db'}", mqtt_url=None, admin_socket=None))
     await venue.start()
@@ -95,5 +99,44 @@ async def test_orders_of_a_cancel_on_disconnect_session_are_cancelled_at_the_res
         [report] = [r for r in await sent_reports(venue, COD) if "|150=4|" in r]
         assert "|11=C1|" in report and "|41=" not in report  # the venue's own cancel
         assert "|39=4|" in report and "|58=cancelled on disconnect|" in report
+    finally:
+        await venue.stop()
+
+
+async def test_at_the_days_end_its_reports_go_out_before_the_schedules_logout(
+    tmp_path: Path,
+) -> None:
+    # a daily session period that ends two seconds from now
+    end = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).strftime("%H:%M:%S")
+    venue = await started(tmp_path, SESSIONS.replace("=00:00:00", f"={end}"))
+    try:
+        assert venue.acceptor is not None
+        clients = {}
+        for name in ("KEEP", "COD"):
+            client = clients[name] = RawClient(venue.acceptor.port, name, "DOWN")
+            await client.connect()
+            client.send([(35, "A"), (98, 0), (108, 30)])
+            assert (await client.receive(1))[0].msg_type == "A"
+            now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+            for cl_ord_id, tif in ((f"{name}-DAY", "0"), (f"{name}-GTC", "1")):
+                client.send([(35, "D"), (11, cl_ord_id), (55, "TEST"), (54, "1"), (60, now),
+                             (38, 5), (40, "2"), (44, "1.00"), (59, tif)])
+            assert [m.get(150) for m in await client.receive(2)] == ["0", "0"]
+
+        async def until_logout(client: RawClient) -> list[tuple[str, str | None, str | None]]:
+            got = []
+            while not got or got[-1][0] != "5":
+                [m] = await client.receive(1, wait=10)
+                if m.msg_type != "0":
+                    got.append((m.msg_type, m.get(11), m.get(150)))
+            return got
+
+        keep, cod = await asyncio.gather(until_logout(clients["KEEP"]),
+                                         until_logout(clients["COD"]))
+        assert keep == [("8", "KEEP-DAY", "C"), ("5", None, None)]
+        assert cod == [("8", "COD-DAY", "C"), ("8", "COD-GTC", "4"), ("5", None, None)]
+        assert live(venue) == [(KEEP, "KEEP-GTC")]
+        for client in clients.values():
+            await client.close()
     finally:
         await venue.stop()

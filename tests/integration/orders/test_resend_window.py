@@ -3,55 +3,17 @@ store: while the venue runs and after a restart (raw FIX client: exact MsgSeqNum
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.rawclient import RawClient
 
 import venue.runtime
-from fix_gateway.codec import Framer, Message, encode_raw, format_utc_timestamp, parse
+from fix_gateway.codec import Message, format_utc_timestamp
 from fix_gateway.config import parse_config
 from venue.runtime import Venue
-
-WAIT = 5.0
-
-
-class RawClient:
-    """A bare FIX client: exact sequence numbers in, every message out."""
-
-    def __init__(self, port: int, seq: int = 1) -> None:
-        self.port = port
-        self.seq = seq
-        self.framer = Framer()
-        self.inbox: list[Message] = []
-
-    async def connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-
-    def send(self, fields: list[tuple[int, Any]]) -> None:
-        header = [
-            fields[0],
-            (34, self.seq),
-            (49, "SELLER"),
-            (52, format_utc_timestamp(time.time_ns())),
-            (56, "EXCH"),
-        ]
-        self.writer.write(encode_raw("FIX.4.4", header + fields[1:]))
-        self.seq += 1
-
-    async def receive(self, n: int) -> list[Message]:
-        while len(self.inbox) < n:
-            data = await asyncio.wait_for(self.reader.read(65536), WAIT)
-            assert data, "venue closed the connection"
-            self.inbox.extend(parse(raw) for raw in self.framer.feed(data))
-        got, self.inbox = self.inbox[:n], self.inbox[n:]
-        return got
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
 
 
 def order(cl_ord_id: str) -> list[tuple[int, Any]]:
@@ -69,7 +31,7 @@ async def test_resend_beyond_the_memory_window_comes_from_the_store(
 ) -> None:
     monkeypatch.setattr(venue.runtime, "FIX_MESSAGES_KEPT", 4)
     harness = await make_harness(f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}")
-    client = RawClient(harness.port)
+    client = RawClient(harness.port, "SELLER", "EXCH")
     await client.connect()
     client.send([(35, "A"), (98, 0), (108, 30)])
     [logon] = await client.receive(1)
@@ -96,7 +58,7 @@ async def test_resend_beyond_the_memory_window_comes_from_the_store(
     text = cfg_path.read_text().replace("SocketAcceptPort=0", f"SocketAcceptPort={port}")
     harness.venue = Venue(parse_config(text, cfg_path), old.options)
     await harness.venue.start()
-    client = RawClient(harness.port, seq=client.seq)
+    client = RawClient(harness.port, "SELLER", "EXCH", seq=client.seq)
     await client.connect()
     client.send([(35, "A"), (98, 0), (108, 30)])
     [logon] = await client.receive(1)

@@ -4,12 +4,16 @@ order's id and status, a rejection echoes what was sent, and venue-initiated can
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from support.order_entry import EngineVenue, Outbox, app_message, order
 
 from fix_gateway import translate
 from fix_gateway.config import SessionID, parse_config
 from fix_gateway.order_entry import OrderEntry
+from venue.commands import AddInstrument
+from venue.instruments import Instrument
 from venue.types import CancelReason
 
 CFG = """\
@@ -108,6 +112,50 @@ def test_a_replace_cannot_change_the_order_type() -> None:
     assert reject[58] == "OrdType(40) cannot be changed by a replace: the order's is 2"
     view = entry._venue.find_order("FIX.4.4:V->A", None, "P")  # type: ignore[attr-defined]
     assert view is not None and view.spec.qty == 100  # unchanged
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "text"),
+    [
+        ({"t54": "2"}, "99", "Side(54) and Symbol(55) cannot be changed by a replace: the order "
+         "is buy TEST"),
+        ({"t55": "TEST2"}, "99", "Side(54) and Symbol(55) cannot be changed"),
+        ({"t55": "NOPE"}, "1", "unknown symbol"),
+    ],
+)
+def test_a_replace_cannot_change_side_or_symbol(
+    fields: dict[str, object], reason: str, text: str
+) -> None:
+    entry, outbox = setup()
+    entry._venue.engine.handle(  # type: ignore[attr-defined]
+        AddInstrument(NOW, Instrument("TEST2", Decimal("0.01"))))
+    order_id = _live_order(entry, outbox)
+    entry.on_message(A, app_message("G", _replace(t38=50, **fields)), NOW)
+    [(_, kind, reject)] = outbox.sent
+    assert (kind, reject[37], reject[39], reject[102], reject[434]) == (
+        "9", order_id, "0", reason, "2")
+    assert reject[58].startswith(text)
+
+
+def test_a_cancel_cannot_take_a_live_orders_cl_ord_id() -> None:
+    entry, outbox = setup()
+    first = _live_order(entry, outbox)  # P
+    entry.on_message(A, order("1", "Q", 10, "4.00"), NOW)
+    outbox.sent.clear()
+    cancel = [(41, "P"), (11, "Q"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00")]
+    entry.on_message(A, app_message("F", cancel), NOW)
+    [(_, kind, reject)] = outbox.sent
+    assert (kind, reject[37], reject[11], reject[41], reject[39], reject[434], reject[102]) == (
+        "9", first, "Q", "P", "0", "1", "6")
+    assert reject[58] == "ClOrdID(11) 'Q' is a live order's"
+    outbox.sent.clear()
+    entry.on_message(A, app_message("F", [(41, "P"), (11, "X1"), *cancel[2:]]), NOW)
+    [(_, kind, done)] = outbox.sent
+    assert (kind, done[150], done[11], done[41]) == ("8", "4", "X1", "P")
+    outbox.sent.clear()
+    entry.on_message(A, app_message("F", [(41, "Q"), (11, "P"), *cancel[2:]]), NOW)
+    [(_, kind, done)] = outbox.sent  # a finished order's ClOrdID may be used again
+    assert (kind, done[150], done[11], done[41]) == ("8", "4", "P", "Q")
 
 
 def test_a_replace_without_a_price_is_held_to_the_notional_limit_at_the_order_price() -> None:
