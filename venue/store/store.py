@@ -1349,9 +1349,17 @@ class Store:
 
         async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
             e = models.events.c
+            # Events are stored in time order: the first one since ``since_ns`` (by the
+            # ts_ns index) starts a range of the primary key, read newest first without a
+            # sort, up to ``limit``.
+            first = await conn.scalar(
+                select(e.seq).where(e.ts_ns >= since_ns).order_by(e.ts_ns).limit(1)
+            )
+            if first is None:
+                return []
             used = select(e.owner, e.cl_ord_id).where(
+                e.seq >= first,
                 e.kind.in_(_CL_ORD_ID_KINDS),
-                e.ts_ns >= since_ns,
                 e.owner.is_not(None),
                 e.cl_ord_id.is_not(None),
             )
