@@ -491,7 +491,9 @@ class Venue:
                 problem = self._tick_change_problem(current, instrument)
                 if problem is not None:
                     raise StartupError(f"{self.config.default.instruments_file}: {problem}")
-                self.submit(AddInstrument(now, instrument))
+                # new rules; the status stays as an operator set it
+                listed = instrument if current is None else instrument.with_status(current.status)
+                self.submit(AddInstrument(now, listed))
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)
         # FIX duplicate detection (PossResend) remembers, across a restart, the ClOrdIDs the

@@ -14,9 +14,9 @@ from support.procs import sessions_cfg, write_venue_files
 from support.rawclient import RawClient
 
 from fix_gateway.config import parse_config
-from venue.commands import NewOrder
+from venue.commands import NewOrder, SetTradingStatus
 from venue.runtime import RuntimeOptions, Venue
-from venue.types import OrdType, Price, Qty, Side, TimeInForce
+from venue.types import OrdType, Price, Qty, Side, TimeInForce, TradingStatus
 
 SESSIONS = sessions_cfg("DOWN", 0, """\
 StartTime=00:00:00
@@ -32,8 +32,10 @@ KEEP, COD = "FIX.4.4:DOWN->KEEP", "FIX.4.4:DOWN->COD"
 HOUR = 3600 * 1_000_000_000
 
 
-async def started(root: Path, sessions: str = SESSIONS) -> Venue:
-    cfg = write_venue_files(root, "symbol,tick_size\nTEST,0.01\n", sessions)
+async def started(
+    root: Path, sessions: str = SESSIONS, instruments: str = "symbol,tick_size\nTEST,0.01\n"
+) -> Venue:
+    cfg = write_venue_files(root, instruments, sessions)
     venue = Venue(parse_config(cfg.read_text(), cfg), RuntimeOptions(
         store_url=f"sqlite+aiosqlite:///{root / 'v.db'}", mqtt_url=None, admin_socket=None))
     await venue.start()
@@ -138,5 +140,20 @@ async def test_at_the_days_end_its_reports_go_out_before_the_schedules_logout(
         assert live(venue) == [(KEEP, "KEEP-GTC")]
         for client in clients.values():
             await client.close()
+    finally:
+        await venue.stop()
+
+
+async def test_a_restart_with_a_changed_instruments_row_keeps_an_operators_halt(
+    tmp_path: Path,
+) -> None:
+    venue = await started(tmp_path)
+    venue.submit(SetTradingStatus(time.time_ns(), "TEST", True))  # venue instruments halt
+    await venue.stop()
+    venue = await started(tmp_path, instruments="symbol,tick_size,max_qty\nTEST,0.01,500\n")
+    try:
+        instrument = venue.engine.instrument("TEST")
+        assert instrument is not None
+        assert (instrument.max_qty, instrument.status) == (500, TradingStatus.HALTED)
     finally:
         await venue.stop()
