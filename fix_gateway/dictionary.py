@@ -213,9 +213,20 @@ _TYPE_CHECKS: Final[dict[str, Callable[[str], bool]]] = {
 #: (SessionRejectReason, RefTagID, Text)
 Problem = tuple[int, int | None, str]
 
+#: Fields the venue stores as text, with the width of their columns (specs/persistence.md):
+#: a longer value, or one holding a NUL (which PostgreSQL text cannot), is refused here.
+STORED_LENGTHS: Final = {1: 200, 11: 200, 41: 200, 55: 32}
+
 
 def _problem(tag: int, v: str) -> Problem | None:
     """The detailed check of one value (slow path, also used when the fast check fails)."""
+    limit = STORED_LENGTHS.get(tag)
+    if limit is not None:
+        if "\x00" in v:
+            return (INCORRECT_DATA_FORMAT, tag, "Incorrect data format for value")
+        if len(v) > limit:
+            return (VALUE_OUT_OF_RANGE, tag,
+                    f"Value is incorrect (out of range) for this tag: over {limit} characters")
     type_check = _TYPE_CHECKS.get(FIELDS[tag][1])
     if type_check is not None and not type_check(v):
         return (INCORRECT_DATA_FORMAT, tag, "Incorrect data format for value")
@@ -239,6 +250,9 @@ def _multi_ok(tag: int) -> Callable[[str], bool]:
 
 def _fast_check(tag: int) -> Callable[[str], bool] | None:
     """A cheap predicate that is True for every valid value (False -> run :func:`_problem`)."""
+    if tag in STORED_LENGTHS:  # none of them is an enum or a number
+        limit = STORED_LENGTHS[tag]
+        return lambda v: len(v) <= limit and "\x00" not in v
     if tag in ENUMS:
         return ENUMS[tag].__contains__  # an enum value is also well formed
     if tag in MULTI_ENUMS:

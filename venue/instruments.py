@@ -108,6 +108,8 @@ class Instrument:
             raise InstrumentError(f"{self.symbol}: price_band_pct must be a finite number")
         if self.price_band_pct is not None and self.price_band_pct <= 0:
             raise InstrumentError(f"{self.symbol}: price_band_pct must be > 0")
+        if "\x00" in self.description:  # the store's text columns cannot hold one
+            raise InstrumentError(f"{self.symbol}: description must not contain a NUL character")
 
     @property
     def price_decimals(self) -> int:

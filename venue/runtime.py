@@ -90,6 +90,10 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     return url
 
 
+def _nothing_to_write() -> None:
+    """A commit barrier's callback when the turn wrote no FIX bytes."""
+
+
 class Venue:
     """A running venue. ``await start()``, then ``await stop()``."""
 
@@ -111,6 +115,7 @@ class Venue:
         self._period_start: int | None = None  # of the trading day going on, if any
         self._schedule = self.config.sessions[0].schedule if self.config.sessions else None
         self._store_down = False
+        self._commit_scheduled = False  # see _commit_soon
         self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
         self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
@@ -141,8 +146,25 @@ class Venue:
         return events
 
     def _session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
-        if self.store is not None:
-            self.store.session_event(str(session_id), time.time_ns(), kind, detail)
+        if self.store is not None:  # PostgreSQL text cannot hold a NUL (a client's Text(58))
+            self.store.session_event(
+                str(session_id), time.time_ns(), kind, detail.replace("\x00", "\ufffd")
+            )
+            self._commit_soon()  # a disconnect's cancel-on-disconnect too: nothing may flush
+
+    def _commit_soon(self) -> None:
+        """Commit at the end of this loop turn what work outside a FIX message's turn
+        journaled (a disconnect's cancels, timer expiries, session events): when it sends
+        nothing to a connected session, the acceptor has no write to commit it for."""
+        if self._commit_scheduled or self.store is None:
+            return
+        self._commit_scheduled = True
+        asyncio.get_running_loop().call_soon(self._commit_turn)
+
+    def _commit_turn(self) -> None:
+        self._commit_scheduled = False
+        if self.store is not None and self.store.pending:
+            self.commit_then(_nothing_to_write)
 
     def instrument(self, symbol: str) -> Instrument | None:
         return self.engine.instrument(symbol)
@@ -599,6 +621,7 @@ class Venue:
                 self.order_entry.cancel_all(sc.session_id, CancelReason.DISCONNECT, now)
         if self.publisher is not None:
             self.publisher.reset_stats()
+        self._commit_soon()
 
     async def _timer_loop(self) -> None:
         while True:
@@ -609,6 +632,7 @@ class Venue:
                     while self._gtd and self._gtd[0] <= now:
                         heapq.heappop(self._gtd)
                     self.submit(AdvanceTime(now))
+                    self._commit_soon()
                 self._maybe_snapshot()
             except Exception:
                 log.exception("venue timer failed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 import time
 from pathlib import Path
 
@@ -155,5 +156,36 @@ async def test_a_restart_with_a_changed_instruments_row_keeps_an_operators_halt(
         instrument = venue.engine.instrument("TEST")
         assert instrument is not None
         assert (instrument.max_qty, instrument.status) == (500, TradingStatus.HALTED)
+    finally:
+        await venue.stop()
+
+
+async def test_a_disconnects_cancels_are_committed_while_the_venue_is_otherwise_idle(
+    tmp_path: Path,
+) -> None:
+    venue = await started(tmp_path)
+    try:
+        assert venue.acceptor is not None
+        client = RawClient(venue.acceptor.port, "COD", "DOWN")
+        await client.connect()
+        client.send([(35, "A"), (98, 0), (108, 30)])
+        await client.receive(1)
+        client.send([(35, "D"), (11, "C1"), (55, "TEST"), (54, "1"), (38, 5), (40, "2"),
+                     (44, "1.00"), (60, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()))])
+        assert (await client.receive(1))[0].get(150) == "0"
+        await client.close()  # no logout, and no other traffic after it
+
+        def stored() -> tuple[tuple[str, ...], list[str]]:
+            with sqlite3.connect(tmp_path / "v.db") as db:
+                [status] = db.execute("SELECT status FROM orders WHERE cl_ord_id = 'C1'")
+                kinds = [k for (k,) in db.execute(
+                    "SELECT kind FROM fix_session_events WHERE session_id = ? ORDER BY id",
+                    (COD,))]
+            return status, kinds
+
+        deadline = time.monotonic() + 3
+        while stored() != (("4",), ["logon", "disconnect"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert stored() == (("4",), ["logon", "disconnect"])
     finally:
         await venue.stop()

@@ -59,6 +59,7 @@ def test_load_full_and_minimal_rows(tmp_path: Path) -> None:
             ":1: column(s) given more than once: lot_size",
         ),
         ("symbol,tick_size\nAAA,0.01,100\n", ":2: 3 cells for 2 columns"),
+        ("symbol,tick_size,description\nAAA,0.01,a\x00b\n", ":2: AAA: description must not"),
         ("symbol,tick_size\nAAA,0.01\n,,x\n", ":3: 3 cells for 2 columns"),
         ("symbol,tick_size\nAAA,abc\n", ":2: tick_size: expected a decimal, got 'abc'"),
         ("symbol,tick_size\nAAA,\n", ":2: tick_size: missing"),

@@ -842,3 +842,37 @@ def test_field_of_another_message_type_is_still_rejected() -> None:
     p = logged_on()
     [rej] = sent(p.send("D", [*NOS_FIELDS, (112, "TR1")]))  # TestReqID is not a D field
     assert tags(rej, 371, 373) == {371: "112", 373: "2"}
+
+
+# -- values the store could not keep ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "reason"),
+    [
+        (11, "L" * 201, "5"),
+        (1, "A" * 201, "5"),
+        (55, "S" * 33, "5"),
+        (11, "nul\x00x", "6"),
+        (55, "A\x00", "6"),
+    ],
+)
+def test_a_stored_field_too_long_or_holding_a_nul_is_rejected(
+    tag: int, value: str, reason: str
+) -> None:
+    p = logged_on()
+    fields = [(t, value if t == tag else v) for t, v in NOS_FIELDS]
+    acts = p.send("D", fields)
+    [rej] = sent(acts)
+    assert tags(rej, 35, 371, 373) == {35: "3", 371: str(tag), 373: reason}
+    assert delivered(acts) == []
+    longest = [(t, "L" * 200 if t == 11 else v) for t, v in NOS_FIELDS]
+    assert len(delivered(p.send("D", longest))) == 1  # 200 characters are fine
+
+
+def test_a_cancel_with_an_orig_cl_ord_id_too_long_is_rejected() -> None:
+    p = logged_on()
+    acts = p.send("F", [(41, "O" * 201), (11, "C2"), (55, "AAPL"), (54, "1"),
+                        (60, "20231114-22:13:20.000")])
+    [rej] = sent(acts)
+    assert tags(rej, 35, 371, 373) == {35: "3", 371: "41", 373: "5"}
