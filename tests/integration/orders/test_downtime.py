@@ -52,6 +52,23 @@ def live(venue: Venue) -> list[tuple[str, str]]:
     return [(v.spec.owner, v.spec.cl_ord_id) for v in venue.engine.live_orders()]
 
 
+async def logged_on(venue: Venue, name: str) -> RawClient:
+    """A raw FIX client logged on as ``name``."""
+    assert venue.acceptor is not None
+    client = RawClient(venue.acceptor.port, name, "DOWN")
+    await client.connect()
+    client.send([(35, "A"), (98, 0), (108, 30)])
+    assert (await client.receive(1))[0].msg_type == "A"
+    return client
+
+
+def nos(cl_ord_id: str, tif: str) -> list[tuple[int, object]]:
+    """A NewOrderSingle: buy 5 TEST at 1.00 with TimeInForce(59) ``tif``."""
+    now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+    return [(35, "D"), (11, cl_ord_id), (55, "TEST"), (54, "1"), (60, now), (38, 5),
+            (40, "2"), (44, "1.00"), (59, tif)]
+
+
 async def sent_reports(venue: Venue, session_id: str) -> list[str]:
     assert venue.store is not None
     return [raw.decode().replace("\x01", "|")
@@ -113,17 +130,11 @@ async def test_at_the_days_end_its_reports_go_out_before_the_schedules_logout(
     end = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).strftime("%H:%M:%S")
     venue = await started(tmp_path, SESSIONS.replace("=00:00:00", f"={end}"))
     try:
-        assert venue.acceptor is not None
         clients = {}
         for name in ("KEEP", "COD"):
-            client = clients[name] = RawClient(venue.acceptor.port, name, "DOWN")
-            await client.connect()
-            client.send([(35, "A"), (98, 0), (108, 30)])
-            assert (await client.receive(1))[0].msg_type == "A"
-            now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
-            for cl_ord_id, tif in ((f"{name}-DAY", "0"), (f"{name}-GTC", "1")):
-                client.send([(35, "D"), (11, cl_ord_id), (55, "TEST"), (54, "1"), (60, now),
-                             (38, 5), (40, "2"), (44, "1.00"), (59, tif)])
+            client = clients[name] = await logged_on(venue, name)
+            client.send(nos(f"{name}-DAY", tif="0"))
+            client.send(nos(f"{name}-GTC", tif="1"))
             assert [m.get(150) for m in await client.receive(2)] == ["0", "0"]
 
         async def until_logout(client: RawClient) -> list[tuple[str, str | None, str | None]]:
@@ -165,13 +176,8 @@ async def test_a_disconnects_cancels_are_committed_while_the_venue_is_otherwise_
 ) -> None:
     venue = await started(tmp_path)
     try:
-        assert venue.acceptor is not None
-        client = RawClient(venue.acceptor.port, "COD", "DOWN")
-        await client.connect()
-        client.send([(35, "A"), (98, 0), (108, 30)])
-        await client.receive(1)
-        client.send([(35, "D"), (11, "C1"), (55, "TEST"), (54, "1"), (38, 5), (40, "2"),
-                     (44, "1.00"), (60, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()))])
+        client = await logged_on(venue, "COD")
+        client.send(nos("C1", tif="1"))
         assert (await client.receive(1))[0].get(150) == "0"
         await client.close()  # no logout, and no other traffic after it
 
