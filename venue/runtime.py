@@ -565,10 +565,15 @@ class Venue:
         if day_start is not None and self.engine.has_day_orders_entered_before(day_start):
             log.info("the trading day ended while the venue was down: expiring Day orders")
             self.submit(EndOfDay(now))
+        self._cancel_on_disconnect(now)
+        await self.commit()
+
+    def _cancel_on_disconnect(self, now: int) -> None:
+        """Cancel the live orders of every CancelOnDisconnect session (at a restart and at
+        the end of the day: none of them is, or stays, connected)."""
         for sc in self.config.sessions:
             if sc.cancel_on_disconnect:
                 self.order_entry.cancel_all(sc.session_id, CancelReason.DISCONNECT, now)
-        await self.commit()
 
     async def _load_fix_messages(
         self, session_id: SessionID, begin: int, end: int
@@ -616,9 +621,7 @@ class Venue:
             return
         log.info("trading day ended: expiring Day orders")
         self.submit(EndOfDay(now))
-        for sc in self.config.sessions:
-            if sc.cancel_on_disconnect:  # about to be logged out by the schedule
-                self.order_entry.cancel_all(sc.session_id, CancelReason.DISCONNECT, now)
+        self._cancel_on_disconnect(now)  # the schedule is about to log them out
         if self.publisher is not None:
             self.publisher.reset_stats()
         self._commit_soon()
