@@ -179,6 +179,7 @@ KEYS: Final[dict[str, Key]] = {
             "self_trade_prevention",
         ),
         Key("Account", _str, None, "any", "account"),
+        Key("PermittedAccounts", _list, None, "any", "permitted_accounts"),
         Key("InstrumentsFile", _PATH, None, "default", "instruments_file"),
         Key("StoreURL", _str, None, "default", "store_url"),
         Key("MqttURL", _str, None, "default", "mqtt_url"),
@@ -321,6 +322,7 @@ class SessionConfig:
     drop_copy_accounts: tuple[str, ...] | None = None
     self_trade_prevention: str = "None"
     account: str | None = None
+    permitted_accounts: tuple[str, ...] | None = None
     schedule: Schedule | None = field(init=False, default=None, compare=False)
     session_id: SessionID = field(init=False, repr=False, compare=False)
     """One object for the session's lifetime: map lookups with it stop at identity."""
@@ -459,6 +461,11 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
             k = "PasswordHash" if "Username" in merged else "Username"
             raise fail(line_of("Username" if "Username" in merged else "PasswordHash"), k,
                        "Username and PasswordHash go together")
+        if "PermittedAccounts" in merged and "Account" in merged:
+            account, permitted = merged["Account"][0], merged["PermittedAccounts"][0]
+            if account not in permitted:
+                raise fail(line_of("Account"), "Account",
+                           f"{account!r} is not one of PermittedAccounts ({', '.join(permitted)})")
         cfg = SessionConfig(**{KEYS[k].attr: v for k, (v, _) in merged.items()})
         sid = cfg.session_id
         if sid in seen:

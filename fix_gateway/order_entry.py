@@ -174,6 +174,11 @@ class OrderEntry:
                     owner=owner,
                     default_account=session.account or "",
                     stp_mode=StpMode(session.self_trade_prevention),
+                    permitted_accounts=(
+                        frozenset(session.permitted_accounts)
+                        if session.permitted_accounts
+                        else None
+                    ),
                 ),
                 throttle=Throttle(rate) if rate else None,
             )

@@ -87,6 +87,7 @@ ORD_REJ_REASON: dict[RejectReason, str] = {
     RejectReason.POST_ONLY_WOULD_TAKE: "99",
     RejectReason.INVALID_ORDER: "11",  # unsupported order characteristic
     RejectReason.RISK_LIMIT: "3",  # order exceeds limit
+    RejectReason.UNKNOWN_ACCOUNT: "15",  # unknown account(s)
     RejectReason.THROTTLED: "99",
     RejectReason.UNAVAILABLE: "99",
 }
@@ -117,6 +118,7 @@ class SessionRules:
     owner: str
     default_account: str = ""
     stp_mode: StpMode = StpMode.NONE
+    permitted_accounts: frozenset[str] | None = None  # None: any Account(1)
 
 
 # -- parsing helpers ----------------------------------------------------------------------------
@@ -223,6 +225,14 @@ def new_order(
             tif or TimeInForce.DAY, None, account, None, post_only, None, stp_group, stp_mode,
         ), refusal  # fmt: skip
 
+    permitted = rules.permitted_accounts
+    if permitted is not None and account not in permitted:
+        allowed = ", ".join(sorted(permitted))
+        if account:
+            text = f"Account(1) {_shown(account)!r} is not permitted for this session ({allowed})"
+        else:
+            text = f"Account(1) is required: this session trades for {allowed}"
+        return refused(RejectReason.UNKNOWN_ACCOUNT, text)
     if isinstance(qty_or, Refusal):
         return refused(qty_or)
     if side_text not in _SIDES:

@@ -85,6 +85,7 @@ class RejectReason(StrEnum):
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     INVALID_ORDER = "invalid_order"  # inconsistent fields (e.g. GTD without expiry)
     RISK_LIMIT = "risk_limit"  # used by the order-entry layer, never by the engine
+    UNKNOWN_ACCOUNT = "unknown_account"  # order-entry layer: not one of the session's accounts
     THROTTLED = "throttled"  # used by the order-entry layer, never by the engine
     UNAVAILABLE = "unavailable"  # venue cannot accept (e.g. store down); order-entry layer
 

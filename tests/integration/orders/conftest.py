@@ -29,6 +29,7 @@ SESSIONS = venue_sessions_cfg(VENUE_ID, 0, """\
 [SESSION]
 TargetCompID=BUYER
 Account=ACC-B
+PermittedAccounts=ACC-B,ACC-B2
 CancelOnDisconnect=Y
 MaxOrderQty=5000
 MaxOrderNotional=100000

@@ -104,6 +104,8 @@ BAD_ORDERS = [
     ("session max qty", "TEST", "6000", "1.00", [], "3", "session limit"),
     ("session max notional", "TEST", "2000", "60.00", [], "3", "notional"),
     ("GTD without expiry", "TEST", "10", "1.00", [(59, "6")], "11", "ExpireTime"),
+    ("another firm's account", "TEST", "10", "1.00", [(1, "ACC-S")], "15",
+     "Account(1) 'ACC-S' is not permitted for this session (ACC-B, ACC-B2)"),
 ]
 
 
@@ -116,6 +118,7 @@ async def test_bad_orders_are_rejected_and_the_session_stays_up(harness) -> None
         got = (er[150], er[39], er[103], er[11], er[37])
         assert got == ("8", "8", reason, f"R{n}", "NONE"), what
         assert text in er[58], (what, er[58])
+        assert er.get(1) == dict(extra).get(1, "ACC-B"), what  # echoed as sent, else default
     # Missing price on a limit order
     buyer.send("D", [(11, "NP"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, "5"),
                      (40, "2")])
@@ -131,9 +134,10 @@ async def test_bad_orders_are_rejected_and_the_session_stays_up(harness) -> None
     buyer.send("R", [(131, "Q1"), (146, "1"), (55, "TEST")])
     bmr = await buyer.next_app()
     assert (bmr[35], bmr[372], bmr[380]) == ("j", "R", "3")
-    # Still logged on and trading.
-    buyer.order("OK", "TEST", "1", 5, "1.00")
-    assert (await buyer.next_app())[150] == "0"
+    # Still logged on and trading, for its second permitted account too.
+    buyer.order("OK", "TEST", "1", 5, "1.00", extra=[(1, "ACC-B2")])
+    ok = await buyer.next_app()
+    assert (ok[150], ok[1]) == ("0", "ACC-B2")
     assert buyer.application.logged_on.is_set()
 
 

@@ -55,6 +55,7 @@ CancelOnDisconnect=Y
 SelfTradePrevention=CancelResting
 MaxOrderNotional=2500000.50
 Account=ACC1
+PermittedAccounts=ACC1, ACC1-HEDGE
 
 [SESSION]
 TargetCompID=DROP1
@@ -88,6 +89,8 @@ def test_good_file(tmp_path: Path) -> None:
     assert c1.self_trade_prevention == "CancelResting"
     assert c1.max_order_notional == Decimal("2500000.50")
     assert c1.max_order_qty == 1000000
+    assert c1.account == "ACC1" and c1.permitted_accounts == ("ACC1", "ACC1-HEDGE")
+    assert d1.permitted_accounts is None
     assert c1.file_log_path == tmp_path / "logs"
     assert c1.schedule == Schedule(dt.time(8), dt.time(17), "Europe/London")
     assert d1.session_role == "DropCopy"
@@ -134,6 +137,11 @@ BASE = "[DEFAULT]\nSenderCompID=VENUE\nSocketAcceptPort=9878\n[SESSION]\nTargetC
         ("StartDay=Funday", "sessions.cfg:6: StartDay: expected a day name"),
         ("TargetCompID=C2", "sessions.cfg:6: TargetCompID: repeated in this block"),
         ("no equals sign", "sessions.cfg:6: expected Key=Value"),
+        ("PermittedAccounts= ,", "sessions.cfg:6: PermittedAccounts: expected a comma-separated"),
+        (
+            "Account=ACC9\nPermittedAccounts=ACC1,ACC2",
+            "sessions.cfg:6: Account: 'ACC9' is not one of PermittedAccounts (ACC1, ACC2)",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, extra: str, expected: str) -> None:

@@ -254,3 +254,47 @@ def test_a_status_report_echoes_ord_status_req_id_and_names_the_current_cl_ord_i
                      NOW)
     [(_, _, unknown)] = outbox.sent
     assert (unknown[39], unknown[103], unknown[11], unknown[790]) == ("8", "5", "NOPE", "Q3")
+
+
+PERMITTED_CFG = """\
+[DEFAULT]
+SenderCompID=V
+SocketAcceptPort=1
+[SESSION]
+TargetCompID=A
+Account=ACC-A
+PermittedAccounts=ACC-A,ACC-A2
+[SESSION]
+TargetCompID=B
+PermittedAccounts=ACC-B
+"""
+
+
+@pytest.mark.parametrize(
+    ("session", "account", "accepted", "text"),
+    [
+        ("A", None, "ACC-A", None),  # the session's default Account
+        ("A", "ACC-A2", "ACC-A2", None),
+        ("A", "ACC-B", None, "Account(1) 'ACC-B' is not permitted for this session (ACC-A, "
+                             "ACC-A2)"),
+        ("B", None, None, "Account(1) is required: this session trades for ACC-B"),
+        ("B", "ACC-B", "ACC-B", None),
+    ],
+)
+def test_an_order_for_an_account_the_session_may_not_trade_for_is_rejected(
+    session: str, account: str | None, accepted: str | None, text: str | None
+) -> None:
+    venue = EngineVenue()
+    outbox = Outbox()
+    entry = OrderEntry(parse_config(PERMITTED_CFG), venue, outbox)
+    venue.entry = entry
+    entry.on_message(SessionID("FIX.4.4", "V", session), app_message("D", nos(t1=account)), NOW)
+    [(who, kind, er)] = outbox.sent
+    assert (who, kind) == (session, "8")
+    if accepted is not None:
+        assert (er[150], er[39], er[1]) == ("0", "0", accepted)
+        assert venue.engine.live_order_count() == 1
+    else:
+        assert (er[150], er[39], er[103], er[37], er[58]) == ("8", "8", "15", "NONE", text)
+        assert er.get(1) == account  # the rejection echoes what was sent
+        assert venue.engine.live_order_count() == 0
