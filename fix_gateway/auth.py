@@ -32,7 +32,7 @@ def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS) -> str
 
 def _split(stored: str) -> tuple[int, bytes, bytes] | None:
     parts = stored.split("$")
-    if len(parts) != 4 or parts[0] != ALGORITHM or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != ALGORITHM or not (parts[1].isascii() and parts[1].isdigit()):
         return None
     try:
         salt = base64.b64decode(parts[2], validate=True)

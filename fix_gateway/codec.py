@@ -136,7 +136,7 @@ class Message:
     def get_int(self, tag: int) -> int | None:
         """Integer value of ``tag``; None when absent or not an integer."""
         v = self._index.get(tag)
-        if v is None or not v.isdigit():
+        if v is None or not is_uint(v):
             return None
         return int(v)
 
@@ -155,6 +155,12 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.raw.replace(SOH_B, b'|').decode('latin-1')!r})"
+
+
+def is_uint(text: str, max_digits: int = 18) -> bool:
+    """True for a whole number of ASCII digits that fits ``max_digits`` (``str.isdigit``
+    alone also takes superscripts such as "\u00b2", which ``int()`` refuses)."""
+    return text.isdigit() and text.isascii() and len(text) <= max_digits
 
 
 def parse(raw: bytes) -> Message:
@@ -285,6 +291,14 @@ class Framer:
                 self.garbled.append(f"garbled message: bad CheckSum(10) {trailer!r}")
                 pos = end
                 continue
+            if buf[j + 1 : j + 4] != b"35=" or find(SOH_B, start, i + 1) != i:
+                # FIX test case 2t: 8, 9, 35 not the first three fields -> garbled, ignored
+                self.garbled.append(
+                    "garbled message: BeginString, BodyLength and MsgType are not the first "
+                    "three fields"
+                )
+                pos = end
+                continue
             out.append(buf[start:end])
             pos = end
         self._buf = buf[pos:] if pos < n else b""
@@ -333,7 +347,7 @@ def parse_utc_timestamp(text: str) -> int | None:
             or prefix[8] != "-"
             or prefix[11] != ":"
             or prefix[14] != ":"
-            or not (prefix[:8] + prefix[9:11] + prefix[12:14] + prefix[15:]).isdigit()
+            or not is_uint(prefix[:8] + prefix[9:11] + prefix[12:14] + prefix[15:])
         ):
             return None
         try:
@@ -347,7 +361,7 @@ def parse_utc_timestamp(text: str) -> int | None:
     if not frac:
         return sec * 1_000_000_000
     digits = frac[1:]
-    if frac[0] != "." or not digits.isdigit() or len(digits) > 9:
+    if frac[0] != "." or not is_uint(digits, 9):
         return None
     scale: int = 10 ** (9 - len(digits))
     return sec * 1_000_000_000 + int(digits) * scale

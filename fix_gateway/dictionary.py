@@ -183,18 +183,26 @@ MESSAGES: Final[dict[str, tuple[tuple[int, ...], tuple[int, ...]]]] = {
 }
 
 
+# str.isdigit() also takes superscript digits ("\u00b2"), which int() and Decimal() refuse:
+# every numeric check is ASCII-only.
+
+
+def _is_digits(v: str) -> bool:
+    return v.isdigit() and v.isascii()
+
+
 def _is_int(v: str) -> bool:
-    return v.isdigit() or (v[:1] == "-" and v[1:].isdigit())
+    return _is_digits(v) or (v[:1] == "-" and _is_digits(v[1:]))
 
 
 def _is_float(v: str) -> bool:
     if v[:1] == "-":
         v = v[1:]
-    return v.replace(".", "", 1).isdigit()
+    return _is_digits(v.replace(".", "", 1))
 
 
 def _is_date(v: str) -> bool:
-    return len(v) == 8 and v.isdigit()
+    return len(v) == 8 and _is_digits(v)
 
 
 def _is_time(v: str) -> bool:
@@ -259,7 +267,7 @@ def _fast_check(tag: int) -> Callable[[str], bool] | None:
         return _multi_ok(tag)
     kind = FIELDS[tag][1]
     if kind == "int":
-        return str.isdigit  # negative numbers fall back to _problem
+        return _is_digits  # negative numbers fall back to _problem
     return _TYPE_CHECKS.get(kind)
 
 

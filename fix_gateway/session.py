@@ -40,6 +40,7 @@ from fix_gateway.codec import (
     OutBody,
     OutField,
     format_utc_timestamp,
+    is_uint,
     parse,
     parse_utc_timestamp,
 )
@@ -59,9 +60,12 @@ from fix_gateway.dictionary import (
 )
 from fix_gateway.errors import LocalProtocolError
 from fix_gateway.log import Log, NullLog
-from fix_gateway.store import MessageStore
+from fix_gateway.store import MAX_SEQ_NUM, MessageStore
 
 _NS: Final = 1_000_000_000
+_NEW_SEQ_NO_TOO_LARGE: Final = (
+    f"Value is incorrect (out of range) for this tag: NewSeqNo(36) above {MAX_SEQ_NUM}"
+)
 
 
 def _heart_bt_int(msg: Message) -> int | None:
@@ -70,6 +74,12 @@ def _heart_bt_int(msg: Message) -> int | None:
     if text is None or not (text.isascii() and text.isdigit()) or len(text) > 9:
         return None
     return int(text)
+
+
+def _new_seq_no(msg: Message) -> int:
+    """NewSeqNo(36) of a validated SequenceReset; MAX_SEQ_NUM + 1 for any larger number."""
+    text = msg[36]
+    return int(text) if len(text) <= 18 else MAX_SEQ_NUM + 1
 
 
 class SessionState(enum.Enum):
@@ -417,6 +427,9 @@ class Session:
             _, tag, text = problem
             self._refuse(f"Invalid Logon: {text}" + (f" ({tag})" if tag else ""), now_ns, out)
             return
+        if msg.get(98) != "0":  # FIX 4.4 17b: no encryption is supported
+            self._refuse("Invalid Logon: EncryptMethod(98) must be 0 (none)", now_ns, out)
+            return
         if cfg.username is not None and cfg.password_hash is not None and (
             msg.get(553) != cfg.username
             or not verify_password(msg.get(554) or "", cfg.password_hash)
@@ -430,18 +443,22 @@ class Session:
             self._refuse("SendingTime accuracy problem", now_ns, out)
             return
         reset_flag = msg.get(141) == "Y"
-        if reset_flag or cfg.reset_on_logon:  # FIX 4.4 1d? ResetSeqNumFlag: both sides restart at 1
-            store.reset(now_ns)
-            self.log.on_event("Sequence numbers reset by Logon", now_ns)
+        reset = reset_flag or cfg.reset_on_logon  # ResetSeqNumFlag: both sides restart at 1
         seq = msg.get_int(34)
-        expected = store.next_target_seq
-        if seq is None or seq < expected:  # FIX 4.4 2c on Logon
+        expected = 1 if reset else store.next_target_seq
+        if seq is None:
+            self._refuse("Invalid Logon: MsgSeqNum(34) missing or invalid", now_ns, out)
+            return
+        if seq < expected:  # FIX 4.4 2c on Logon
             self._refuse(f"MsgSeqNum too low, expecting {expected} but received {seq}", now_ns, out)
             return
         hb = _heart_bt_int(msg)
         if hb is None:
             self._refuse("Invalid Logon: HeartBtInt(108) must be a whole number >= 0", now_ns, out)
             return
+        if reset:  # only a Logon that is accepted resets (a refused one changes nothing)
+            store.reset(now_ns)
+            self.log.on_event("Sequence numbers reset by Logon", now_ns)
         self.heart_bt_int = hb
         self._hb_ns = hb * _NS
         self._set_state(S.LOGGED_ON)
@@ -462,7 +479,7 @@ class Session:
         index = msg._index
         cfg = self.config
         seq_text = index.get(34)
-        if seq_text is None or not seq_text.isdigit():
+        if seq_text is None or not is_uint(seq_text):
             self._start_logout("MsgSeqNum(34) missing or invalid", now_ns, out)
             return
         seq = int(seq_text)
@@ -577,7 +594,10 @@ class Session:
             self.log.on_event(f"Received Reject: {msg.get(58) or ''} (RefSeqNum "
                               f"{msg.get(45)}, reason {msg.get(373)})", now_ns)
         elif msg_type == "4":  # SequenceReset-GapFill (FIX 4.4 10)
-            new_seq = int(msg[36])
+            new_seq = _new_seq_no(msg)
+            if new_seq > MAX_SEQ_NUM:
+                self._reject(msg, seq, VALUE_OUT_OF_RANGE, 36, _NEW_SEQ_NO_TOO_LARGE, now_ns, out)
+                return
             if new_seq <= seq:  # FIX 4.4 10c: NewSeqNo must move forward
                 self._reject(msg, seq, VALUE_OUT_OF_RANGE, 36,
                              f"Attempt to lower sequence number, invalid value NewSeqNo={new_seq}",
@@ -639,8 +659,12 @@ class Session:
         if problem is not None:
             self._reject(msg, seq, problem[0], problem[1], problem[2], now_ns, out, consume=False)
             return
-        new_seq = int(msg[36])
+        new_seq = _new_seq_no(msg)
         expected = self.store.next_target_seq
+        if new_seq > MAX_SEQ_NUM:
+            self._reject(msg, seq, VALUE_OUT_OF_RANGE, 36, _NEW_SEQ_NO_TOO_LARGE, now_ns, out,
+                         consume=False)
+            return
         if new_seq > expected:  # 11a
             self.store.next_target_seq = new_seq
             self.log.on_event(f"SequenceReset: next expected {expected} -> {new_seq}", now_ns)
@@ -662,6 +686,8 @@ class Session:
         problem = validate(msg)
         if problem is None and _heart_bt_int(msg) is None:
             problem = (VALUE_OUT_OF_RANGE, 108, "HeartBtInt(108) must be a whole number >= 0")
+        if problem is None and msg.get(98) != "0":
+            problem = (VALUE_OUT_OF_RANGE, 98, "EncryptMethod(98) must be 0 (none)")
         if problem is not None:
             self._reject(msg, seq, problem[0], problem[1], problem[2], now_ns, out, consume=False)
             return

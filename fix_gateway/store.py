@@ -11,7 +11,11 @@ writes the corresponding outbound bytes, and it is called back only once they ar
 from __future__ import annotations
 
 import bisect
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
+
+#: The largest sequence number a session keeps (18 digits: it and its successor fit the
+#: stores' 64-bit columns). A longer MsgSeqNum is invalid, a larger NewSeqNo out of range.
+MAX_SEQ_NUM: Final = 10**18 - 1
 
 WriteKind = Literal["message", "next_sender_seq", "next_target_seq", "reset"]
 

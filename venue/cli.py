@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fix_gateway.store import MAX_SEQ_NUM
 from market_data.cli import app as md_app
 from reports.cli import app as report_app
 from venue.admin import AdminError, call
@@ -512,10 +513,12 @@ def sessions_reset(
 def sessions_set_seq(
     session: Annotated[str, typer.Argument(help="Session id or the client's CompID.")],
     sender: Annotated[
-        int | None, typer.Option(min=1, help="Next MsgSeqNum the venue sends.")
+        int | None,
+        typer.Option(min=1, max=MAX_SEQ_NUM, help="Next MsgSeqNum the venue sends."),
     ] = None,
     target: Annotated[
-        int | None, typer.Option(min=1, help="Next MsgSeqNum the venue expects.")
+        int | None,
+        typer.Option(min=1, max=MAX_SEQ_NUM, help="Next MsgSeqNum the venue expects."),
     ] = None,
     config: ConfigOpt = Path("sessions.cfg"),
     admin_socket: AdminOpt = None,

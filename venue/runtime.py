@@ -27,7 +27,7 @@ from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.log import file_log_factory
 from fix_gateway.order_entry import RECENT_CL_ORD_IDS, OrderEntry
 from fix_gateway.server import FixAcceptor
-from fix_gateway.store import MemoryStore, MessageStore
+from fix_gateway.store import MAX_SEQ_NUM, MemoryStore, MessageStore
 from venue.admin import AdminError, AdminServer
 from venue.claim import ClaimError, VenueClaim
 from venue.commands import (
@@ -715,8 +715,10 @@ class Venue:
         sid = self._session_id(args)
         sender, target = args.get("sender"), args.get("target")
         for value in (sender, target):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise AdminError("sequence numbers must be integers >= 1")
+            if value is not None and (
+                not isinstance(value, int) or not 1 <= value <= MAX_SEQ_NUM
+            ):
+                raise AdminError(f"sequence numbers must be integers from 1 to {MAX_SEQ_NUM}")
         self.acceptor.set_seq(sid, sender, target)
         await self.commit()
         return f"{sid}: next sender {sender or '-'} next target {target or '-'}"

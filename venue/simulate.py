@@ -41,7 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from fix_gateway.codec import SOH_B, Framer, checksum, format_utc_timestamp
+from fix_gateway.codec import SOH_B, Framer, checksum, format_utc_timestamp, is_uint
 from venue.instruments import Instrument
 from venue.tuning import tune_gc
 
@@ -467,7 +467,7 @@ def _str(raw: bytes, tag: bytes) -> str:
 
 def _int(raw: bytes, tag: bytes) -> int | None:
     text = _str(raw, tag)
-    return int(text) if text.isdigit() else None
+    return int(text) if is_uint(text) else None
 
 
 def _text(raw: bytes) -> str:

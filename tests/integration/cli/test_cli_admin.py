@@ -150,6 +150,9 @@ async def test_sessions_set_seq_changes_next_logon(venue_proc: VenueProcess) -> 
 async def test_sessions_set_seq_needs_a_number(venue_proc: VenueProcess) -> None:
     result = cli(venue_proc, "sessions", "set-seq", "CLIB", code=1)
     assert "give --sender and/or --target" in stderr_of(result)
+    result = cli(venue_proc, "sessions", "set-seq", "CLIB", "--target", str(10**18), code=2)
+    assert "less than or equal to" in stderr_of(result)
+    assert "999999999999999999" in stderr_of(result)
 
 
 async def test_sessions_reset(venue_proc: VenueProcess) -> None:

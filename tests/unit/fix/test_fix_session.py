@@ -201,6 +201,29 @@ def test_logon_with_an_invalid_heart_bt_int_refused(hb: str) -> None:
     assert not any(isinstance(a, LoggedOn) for a in acts)
 
 
+@pytest.mark.parametrize(
+    ("fields", "seq", "text"),
+    [
+        ([(98, 0), (108, -5)], 1, "Invalid Logon: HeartBtInt(108) must be a whole number >= 0"),
+        ([(98, 0), (108, 30)], "abc", "Invalid Logon: MsgSeqNum(34) missing or invalid"),
+        ([(98, 0), (108, 30)], b"\xb2", "Invalid Logon: MsgSeqNum(34) missing or invalid"),
+        ([(98, 1), (108, 30)], 1, "Invalid Logon: EncryptMethod(98) must be 0 (none)"),
+    ],
+)
+def test_a_refused_logon_with_reset_seq_num_flag_resets_nothing(
+    fields: list[tuple[int, object]], seq: object, text: str
+) -> None:
+    store = MemoryStore(T0, next_sender_seq=5, next_target_seq=5)
+    store.save(4, b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")
+    p = Pair(store=store)
+    acts = p.feed(client_msg("A", [*fields, (141, "Y")], seq=seq))  # type: ignore[arg-type]
+    [logout] = sent(acts)
+    assert (logout.msg_type, logout.get(58)) == ("5", text)
+    assert disconnected(acts)
+    assert (store.next_sender_seq, store.next_target_seq) == (6, 5)  # only the Logout sent
+    assert [seq for seq, _ in store.get(4, 4)] == [4]  # the stored messages kept
+
+
 def test_reset_on_logon_config() -> None:
     p = Pair(_cfg(reset_on_logon=True), store=MemoryStore(T0, 7, 7))
     [reply] = sent(p.logon(seq=1))
@@ -473,6 +496,49 @@ def test_11c_sequence_reset_lower_rejected_reason_5() -> None:
     assert p.store.next_target_seq == 4
 
 
+@pytest.mark.parametrize("reset_mode", [False, True])
+def test_a_new_seq_no_the_store_cannot_keep_is_rejected(reset_mode: bool) -> None:
+    p = logged_on()
+    fields = [(36, "18446744073709551616")] if reset_mode else [(123, "Y"), (36, 10**18)]
+    [rej] = sent(p.send("4", fields))
+    assert tags(rej, 35, 45, 371, 373, 58) == {
+        35: "3", 45: "2", 371: "36", 373: "5",
+        58: "Value is incorrect (out of range) for this tag: NewSeqNo(36) above "
+            "999999999999999999",
+    }
+    assert p.store.next_target_seq == (2 if reset_mode else 3)  # a GapFill is consumed
+    assert p.send("4", [(123, "Y"), (36, 10**18 - 1)], seq=p.store.next_target_seq) == []
+    assert p.store.next_target_seq == 10**18 - 1
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "seq", "sending_time", "answer"),
+    [
+        ("0", [], b"\xb2", None, "logout"),  # MsgSeqNum(34): "\u00b2".isdigit() is True
+        ("0", [], "1" * 19, None, "logout"),  # more digits than a sequence number has
+        ("0", [], "9" * 5000, None, "logout"),  # beyond int()'s digit limit
+        ("4", [(36, b"\xb2")], 2, None, (36, "6")),  # NewSeqNo(36), Reset mode
+        ("4", [(123, "Y"), (36, "9" * 5000)], 2, None, (36, "5")),
+        ("2", [(7, b"\xb9"), (16, 0)], 2, None, (7, "6")),  # BeginSeqNo(7)
+        ("0", [], 2, b"20231114-22:13:20.\xb2", (52, "6")),  # SendingTime's fraction
+        ("D", [*NOS_FIELDS[:5], (38, b"\xb3"), *NOS_FIELDS[6:]], 2, None, (38, "6")),
+    ],
+)
+def test_a_number_of_non_ascii_or_too_many_digits_gets_an_answer(
+    msg_type: str, fields: list[tuple[int, object]], seq: object, sending_time: bytes | None,
+    answer: str | tuple[int, str],
+) -> None:
+    p = logged_on()
+    acts = p.feed(client_msg(msg_type, fields, seq=seq, time_ns=p.now,  # type: ignore[arg-type]
+                             sending_time=sending_time))
+    [reply] = sent(acts)
+    if answer == "logout":
+        assert (reply.msg_type, reply.get(58)) == ("5", "MsgSeqNum(34) missing or invalid")
+    else:
+        assert (reply.msg_type, reply.get(371), reply.get(373)) == ("3", str(answer[0]), answer[1])
+    assert p.session.state is not SessionState.DISCONNECTED or answer == "logout"
+
+
 # -- resend requests from the client ---------------------------------------------------------
 
 
@@ -618,12 +684,26 @@ def test_14g_header_tag_after_a_body_tag_rejected() -> None:
     assert p.store.next_target_seq == 3
 
 
-def test_14g_msg_type_not_third_names_the_tag() -> None:
+def test_2t_msg_type_not_third_is_garbled_and_ignored() -> None:
     p = logged_on()
     raw = encode_raw("FIX.4.4", [(49, "CLIENT1"), (35, "0"), (56, "VENUE"), (34, 2),
                                  (52, format_utc_timestamp(p.now))])
-    [rej] = sent(p.feed(raw))
-    assert tags(rej, 371, 373) == {371: "35", 373: "14"}
+    assert p.feed(raw) == []  # FIX 4.4 2t: garbled, MsgSeqNum not consumed
+    assert p.store.next_target_seq == 2
+    assert any("MsgType are not the first three fields" in e for e in p.log.events)
+    assert p.send("0", seq=2) == [] and p.store.next_target_seq == 3
+
+
+def test_2t_body_length_not_second_is_garbled_and_ignored() -> None:
+    p = logged_on()
+    body = f"35=0\x0149=CLIENT1\x0156=VENUE\x0134=2\x0152={format_utc_timestamp(p.now)}\x01"
+    head = f"8=FIX.4.4\x0134=2\x019={len(body) - 5}\x01"  # 34 before 9: the body is the rest
+    text = head + body[5:]
+    raw = text.encode() + b"10=%03d\x01" % (sum(text.encode()) % 256)
+    assert p.feed(raw) == []
+    assert p.store.next_target_seq == 2
+
+
 
 
 def test_14h_repeated_tag() -> None:
