@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 from dataclasses import dataclass, replace
+from typing import Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
@@ -14,13 +16,19 @@ class ConfigError(ValueError):
     """The market data configuration is invalid (the message says which part)."""
 
 
+#: book_delta= in a URL
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+
+
 @dataclass(frozen=True, slots=True)
 class MarketDataConfig:
     """Where and how the venue publishes market data.
 
     Attributes:
         url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...`` for TLS.
-        client_id: MQTT client identifier ("" lets the library generate one).
+        client_id: MQTT client identifier ("": ``venue-<epoch in hex>``, one per run, kept
+            across reconnects).
         prefix: Topic prefix; every topic is under ``{prefix}/``.
         depth: Price levels per side in book snapshots.
         tls_ca_file: CA bundle for ``mqtts://`` (None: the system's trust store).
@@ -52,16 +60,31 @@ class MarketDataConfig:
 
     def __post_init__(self) -> None:
         endpoint(self.url)  # validates
-        if not self.prefix or any(c in self.prefix for c in "#+") or self.prefix[-1] == "/":
-            raise ConfigError(f"invalid topic prefix {self.prefix!r}")
+        prefix = self.prefix
+        if (
+            not prefix
+            or any(c in prefix for c in "#+\x00")
+            or prefix[-1] == "/"
+            or prefix[0] == "$"  # $-topics are the broker's own ($SYS): it refuses publishes
+        ):
+            raise ConfigError(f"invalid topic prefix {prefix!r}")
         if self.depth < 1:
             raise ConfigError("depth must be >= 1")
         if self.buffer_size < 1 or self.max_trades_per_message < 1:
             raise ConfigError("buffer_size and max_trades_per_message must be >= 1")
+        seconds = (self.publish_interval, self.reconnect_min, self.reconnect_max,
+                   self.publish_timeout)
+        if not all(math.isfinite(x) for x in seconds):
+            raise ConfigError("publish_interval, reconnect_min, reconnect_max and "
+                              "publish_timeout must be finite numbers of seconds")
         if self.publish_interval < 0 or self.reconnect_min <= 0:
             raise ConfigError("publish_interval must be >= 0 and reconnect_min > 0")
         if self.reconnect_max < self.reconnect_min:
             raise ConfigError("reconnect_max must be >= reconnect_min")
+        if self.publish_timeout <= 0:
+            raise ConfigError("publish_timeout must be > 0")
+        if not 1 <= self.keepalive <= 65_535:  # MQTT's keepalive is a 16-bit number
+            raise ConfigError("keepalive must be from 1 to 65535 seconds")
 
     @staticmethod
     def configured_prefix(given_url: str | None, config_prefix: str | None) -> str | None:
@@ -80,7 +103,8 @@ class MarketDataConfig:
         ``overrides`` win over the query.
         """
         parts = urlsplit(url)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        # keep_blank_values: "?prefix=" is an (invalid) empty prefix, not no prefix at all
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         base = parts._replace(query="").geturl()
         values: dict[str, object] = {}
         converters: dict[str, type] = {
@@ -98,7 +122,10 @@ class MarketDataConfig:
         }
         for key, text in query.items():
             if key == "book_delta":
-                values[key] = text.lower() in {"1", "true", "yes", "on"}
+                flag = text.lower()
+                if flag not in _TRUE | _FALSE:
+                    raise ConfigError(f"book_delta: invalid value {text!r} (expected 1 or 0)")
+                values[key] = flag in _TRUE
             elif key in converters:
                 try:
                     values[key] = converters[key](text)

@@ -312,7 +312,7 @@ def encode_symbol_status(feed: SymbolFeed, epoch: int) -> bytes:
             "seq": feed.status_seq,
             "ts_ns": feed.ts_ns,
             "status": feed.status,
-            "tick_size": f"{inst.tick_size:f}",
+            "tick_size": f"{inst.tick_size.normalize():f}",  # "2.50" in the CSV -> "2.5"
             "price_decimals": inst.price_decimals,
             "lot_size": inst.lot_size,
             "min_qty": inst.min_qty,

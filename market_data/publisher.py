@@ -59,6 +59,7 @@ from venue.events import (
     OrderCancelled,
     OrderExpired,
     OrderReplaced,
+    OrderRestated,
     OrderTriggered,
     Trade,
     TradingStatusChanged,
@@ -70,7 +71,10 @@ log = logging.getLogger(__name__)
 MAX_CYCLES_IN_FLIGHT = 8
 """Publish cycles whose QoS 1 acknowledgements may be outstanding at once."""
 
-_BOOK_EVENTS = (OrderAccepted, OrderCancelled, OrderReplaced, OrderExpired, OrderTriggered)
+#: Events that change a book (a Trade marks its symbol dirty by itself).
+_BOOK_EVENTS = (
+    OrderAccepted, OrderCancelled, OrderReplaced, OrderExpired, OrderTriggered, OrderRestated
+)
 
 
 class BookSource(Protocol):
@@ -405,7 +409,9 @@ class MarketDataPublisher:
     def reset_stats(self) -> None:
         """Start the statistics of a new trading day (open, high, low ... from scratch)."""
         for symbol, feed in self._feeds.items():
-            feed.stats = TradeStats()
+            # trade_seq numbers the epoch's trades, which go on after the day's end: the new
+            # day's empty statistics still cover every trade up to the last one published
+            feed.stats = TradeStats(trade_seq=feed.stats.trade_seq)
             feed.stats_published = -1  # publish the empty statistics once
             self._dirty.add(symbol)
         self._wake.set()
@@ -424,7 +430,11 @@ class MarketDataPublisher:
             ep.port,
             username=ep.username,
             password=ep.password,
-            identifier=cfg.client_id or None,
+            # One client id for every connection of this run: a reconnect takes over the
+            # broker's session of a connection that died silently, so that session's Last
+            # Will cannot fire later and overwrite the new "online" (the broker would
+            # otherwise notice the dead connection only after 1.5 x keepalive).
+            identifier=cfg.client_id or f"venue-{self.epoch:x}",
             will=aiomqtt.Will(self.topics.venue_status, offline, qos=STATUS_QOS, retain=True),
             keepalive=cfg.keepalive,
             tls_context=cfg.tls_context(),

@@ -117,6 +117,7 @@ class Venue:
         self._store_down = False
         self._commit_scheduled = False  # see _commit_soon
         self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
+        self._md_events: list[Event] = []  # journaled, published once committed
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
         self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
         self.started_ns = 0
@@ -142,8 +143,22 @@ class Venue:
                     heapq.heappush(self._gtd, expire)
         self.order_entry.on_events(events)
         if self.publisher is not None:
-            self.publisher.on_events(events)
+            if self.store is None:
+                self.publisher.on_events(events)
+            else:  # like the ExecutionReports, published once the events are committed
+                self._md_events += events
         return events
+
+    def _take_market_data(self) -> Callable[[], None] | None:
+        """What publishes the market data of the events journaled since the last commit;
+        the caller runs it once those are committed (a trade a crash could take back is
+        never published, so its trade id is never seen twice)."""
+        events = self._md_events
+        if not events:
+            return None
+        self._md_events = []
+        publisher = self.publisher
+        return lambda: publisher.on_events(events)
 
     def _session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
         if self.store is not None:  # PostgreSQL text cannot hold a NUL (a client's Text(58))
@@ -213,6 +228,14 @@ class Venue:
             durable()
             return
         self._stage_fix_writes(store)
+        publish = self._take_market_data()
+        if publish is not None:
+            write = durable
+
+            def durable() -> None:
+                write()
+                publish()
+
         if self._held is not None:
             self._held.append(durable)
             return
@@ -243,6 +266,7 @@ class Venue:
         if store is None:
             return
         self._stage_fix_writes(store)
+        publish = self._take_market_data()
         delay = 0.05
         while True:
             try:
@@ -255,6 +279,8 @@ class Venue:
             if self._store_down:
                 log.warning("store available again: accepting connections")
                 self._store_down = False
+            if publish is not None:
+                publish()
             return
 
     def _store_failed(self, exc: StoreError) -> None:
@@ -357,20 +383,22 @@ class Venue:
             await self.acceptor.stop()
         if self._admin is not None:
             await self._admin.stop()
+        committed = False
+        if self.store is not None:
+            try:  # first, so that the publisher still publishes what this commits
+                await asyncio.wait_for(self.commit(), STOP_COMMIT_TIMEOUT)
+                committed = True
+            except TimeoutError:
+                # Never acknowledged, so nothing promised is lost: clients resend after restart.
+                log.error("store unavailable at shutdown: the last unacknowledged work is lost")
         if self.publisher is not None:
             self.publisher.stop()
             if self._publisher_task is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._publisher_task, 3.0)
-        if self.store is not None:
-            try:
-                await asyncio.wait_for(self.commit(), STOP_COMMIT_TIMEOUT)
-            except TimeoutError:
-                # Never acknowledged, so nothing promised is lost: clients resend after restart.
-                log.error("store unavailable at shutdown: the last unacknowledged work is lost")
-            else:
-                with contextlib.suppress(StoreError):
-                    await self._write_snapshot(self.store)
+        if self.store is not None and committed:
+            with contextlib.suppress(StoreError):
+                await self._write_snapshot(self.store)
         if self._retry is not None:  # the connections are closed: no one to release to
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -804,8 +832,12 @@ class Venue:
     def _admin_halt(self, halted: bool) -> Any:
         async def handler(args: dict[str, Any]) -> str:
             symbol = str(args.get("symbol", ""))
-            if self.engine.instrument(symbol) is None:
+            instrument = self.engine.instrument(symbol)
+            if instrument is None:
                 raise AdminError(f"unknown symbol {symbol!r}")
+            wanted = TradingStatus.HALTED if halted else TradingStatus.OPEN
+            if instrument.status is wanted:  # nothing changes: nothing journaled or published
+                return f"{symbol} already {'halted' if halted else 'open'}"
             self.submit(SetTradingStatus(time.time_ns(), symbol, halted))
             await self.commit()
             return f"{symbol} {'halted' if halted else 'open'}"

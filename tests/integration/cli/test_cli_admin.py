@@ -262,6 +262,10 @@ async def test_halt_rejects_orders_and_resume_accepts(venue_proc: VenueProcess) 
     assert "TEST halted" in cli(venue_proc, "instruments", "halt", "TEST").stdout
     status = {r["symbol"]: r["status"] for r in cli_json(venue_proc, "instruments", "list")}
     assert status["TEST"] == "halted"
+    journaled = _commands(venue_proc.db)
+    # halting it again changes nothing: nothing journaled, no market data status republished
+    assert "TEST already halted" in cli(venue_proc, "instruments", "halt", "TEST").stdout
+    assert _commands(venue_proc.db) == journaled
     client.order("H1", "TEST", "1", 10, "100.00")
     rej = await client.next_app()
     assert (rej[35], rej[150], rej[39], rej[103]) == ("8", "8", "8", "2")

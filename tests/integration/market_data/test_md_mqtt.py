@@ -368,6 +368,74 @@ async def test_last_will_marks_venue_offline_on_crash(mqtt_broker: Broker, prefi
         proc.wait()
 
 
+class PartitionProxy:
+    """A TCP relay to the broker that can cut its existing connections off without closing
+    them (a network partition: no FIN, no RST) while new connections still pass."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._frozen: list[asyncio.Event] = []
+
+    async def __aenter__(self) -> PartitionProxy:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    def partition(self) -> None:
+        for frozen in self._frozen:
+            frozen.set()
+        self._frozen = []
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.broker.host, self.broker.port)
+        frozen = asyncio.Event()
+        self._frozen.append(frozen)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if frozen.is_set():
+                    continue  # dropped: nothing reaches the other side any more
+                dst.write(data)
+                await dst.drain()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
+                             return_exceptions=True)
+
+
+@pytest.mark.slow
+async def test_a_silently_dead_connection_does_not_leave_the_venue_offline(
+    mqtt_broker: Broker, prefix: str
+) -> None:
+    """The publisher gives up on a connection whose PUBACKs stop coming and reconnects at
+    once; the broker notices the dead connection only after 1.5 x keepalive. Its Last Will
+    must not then overwrite the new connection's "online"."""
+    t = Topics(prefix)
+    book = FakeBook([AAPL])
+    ev = EventFactory()
+    async with PartitionProxy(mqtt_broker) as proxy:
+        cfg = MarketDataConfig(url=f"mqtt://127.0.0.1:{proxy.port}", prefix=prefix, keepalive=2,
+                               publish_timeout=1.0, reconnect_min=0.05)
+        pub = MarketDataPublisher(book, cfg)
+        async with running(pub), Collector(mqtt_broker, prefix) as sub:
+            await sub.wait(lambda: [s["status"] for s in sub.of(t.venue_status)] == ["online"])
+            proxy.partition()
+            pub.on_events([ev.trade("AAPL", 19000, 1)])  # its PUBACK never comes
+            await sub.wait(lambda: len(sub.of(t.venue_status)) >= 2)  # online again, reconnected
+            assert pub.counters.connects == 2
+            await asyncio.sleep(4)  # past 1.5 x keepalive of the dead connection
+            assert [s["status"] for s in sub.of(t.venue_status)][-1] == "online"
+            assert sub.views["AAPL"].last_trade_seq == 1  # resent on the new connection
+            async with Collector(mqtt_broker, prefix) as late:
+                await late.wait(lambda: bool(late.of(t.venue_status)))
+                assert late.of(t.venue_status)[-1]["status"] == "online"
+
+
 async def test_broker_down_at_start_then_up(private_broker: PrivateBroker, prefix: str) -> None:
     private_broker.kill()
     book = FakeBook([AAPL])

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -159,6 +161,54 @@ async def test_fix_flow_reaches_mqtt(
                     assert got[0][2] is True  # retained
                     assert got[0][1] == last
                 assert not late.of("trades")  # trades are not retained
+        finally:
+            for c in clients:
+                await c.close()
+            await venue.stop()
+
+
+async def test_a_trade_is_published_only_once_it_is_committed(
+    tmp_path: Path, fix44_xml: Path, md_files: Path, broker: tuple[str, int], md_prefix: str
+) -> None:
+    """Like its ExecutionReports, a trade's market data waits for the commit: a trade that a
+    crash before the commit would take back is never published."""
+    host, port = broker
+    config = parse_config(md_files.read_text(), md_files)
+    venue = Venue(config, RuntimeOptions(
+        store_url=f"sqlite+aiosqlite:///{tmp_path / 'venue.db'}", mqtt_url=f"mqtt://{host}:{port}",
+        mqtt_prefix=md_prefix, admin_socket=tmp_path / "venue.sock"))
+    clients: list[Any] = []
+    async with Sub(host, port, md_prefix) as sub:
+        await venue.start()
+        try:
+            assert venue.acceptor is not None and venue.store is not None
+            for comp_id in ("MD1", "MD2"):
+                c = Client(comp_id, venue.acceptor.port, tmp_path, fix44_xml, "MDFX")
+                clients.append(c)
+                await c.start()
+            buyer, seller = clients
+            writer = venue.store.writer
+            assert writer is not None and writer.pid is not None
+            os.kill(writer.pid, signal.SIGSTOP)  # the commit cannot finish
+            try:
+                seller.order("S1", SYMBOL, "2", 5, "10.00")
+                buyer.order("B1", SYMBOL, "1", 5, "10.00")
+                deadline = time.monotonic() + 10
+                while venue.engine.last_price(SYMBOL) is None:  # until they have traded
+                    assert time.monotonic() < deadline, "the orders never reached the engine"
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.5)  # time enough for a publish cycle
+                assert venue.engine.last_price(SYMBOL) == 1000  # 10.00: traded in the engine
+                assert venue.publisher.counters.trades_in == 0
+                assert sub.of("trades") == []
+                assert buyer.application.app.empty()  # nor acknowledged
+            finally:
+                os.kill(writer.pid, signal.SIGCONT)
+            fill = await _expect_er(buyer, "F", "B1")
+            assert (fill[31], fill[32]) == ("10.00", "5")
+            await sub.wait(lambda: bool(sub.of("trades")))
+            [message] = sub.of("trades")
+            assert [(t["price"], t["qty"]) for t in message["trades"]] == [("10.00", 5)]
         finally:
             for c in clients:
                 await c.close()

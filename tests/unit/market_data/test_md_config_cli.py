@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,29 @@ def test_from_url_with_credentials_tls_and_query() -> None:
 def test_bad_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         MarketDataConfig.from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("book_delta=maybe", "book_delta: invalid value 'maybe' (expected 1 or 0)"),
+        ("prefix=", "invalid topic prefix ''"),
+        ("prefix=$SYS/x", "invalid topic prefix '$SYS/x'"),
+        ("publish_timeout=0", "publish_timeout must be > 0"),
+        ("keepalive=-5", "keepalive must be from 1 to 65535 seconds"),
+        ("keepalive=70000", "keepalive must be from 1 to 65535 seconds"),
+        ("publish_interval=nan", "must be finite numbers of seconds"),
+        ("reconnect_min=inf&reconnect_max=inf", "must be finite numbers of seconds"),
+    ],
+)
+def test_market_data_url_values_that_cannot_work_are_refused(query: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        MarketDataConfig.from_url(f"mqtt://h?{query}")
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", True), ("off", False), ("TRUE", True)])
+def test_book_delta_takes_the_usual_flags(text: str, value: bool) -> None:
+    assert MarketDataConfig.from_url(f"mqtt://h?book_delta={text}").book_delta is value
 
 
 def test_topics_round_trip() -> None:

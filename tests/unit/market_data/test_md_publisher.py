@@ -14,9 +14,9 @@ from market_data.publisher import MarketDataPublisher, Outgoing
 from market_data.subscriber import SymbolView
 from market_data.testing import EventFactory, FakeBook
 from market_data.topics import Topics
-from venue.events import InstrumentAdded
+from venue.events import InstrumentAdded, OrderRestated
 from venue.instruments import Instrument
-from venue.types import Side
+from venue.types import CancelReason, Qty, Side
 
 AAPL = Instrument("AAPL", Decimal("0.01"))
 MSFT = Instrument("MSFT", Decimal("0.01"))
@@ -207,10 +207,11 @@ def test_status_from_instruments_and_events() -> None:
     pub.on_events([ev.halt("AAPL")])
     [st] = by_topic(cycle(pub))[T.symbol_status("AAPL")]
     assert (st["status"], st["seq"]) == ("halted", 2)
-    new = Instrument("NEW/X", Decimal("0.5"))
+    new = Instrument("NEW/X", Decimal("0.50"))  # as written in a CSV
     pub.on_events([InstrumentAdded(1, 5, new)])
     msgs = by_topic(cycle(pub))
-    assert msgs["venue/NEW%2FX/status"][0]["tick_size"] == "0.5"
+    [st] = msgs["venue/NEW%2FX/status"]
+    assert (st["tick_size"], st["price_decimals"]) == ("0.5", 1)
     assert "venue/NEW%2FX/book" in msgs
     [venue] = msgs["venue/status"]  # the venue status lists the new symbol (retained)
     assert (venue["status"], venue["symbols"][-1]) == ("online", "NEW/X")
@@ -239,4 +240,22 @@ def test_stats_seeded_after_a_restart_and_reset_for_a_new_day() -> None:
     )
     pub.reset_stats()
     [stats] = by_topic(cycle(pub))[T.stats("AAPL")]
-    assert stats["volume"] == 0 and stats["open"] is None
+    assert (stats["volume"], stats["trades"], stats["open"]) == (0, 0, None)
+    assert stats["trade_seq"] == 1  # the epoch's trade numbering goes on: covered up to 1
+    pub.on_events([ev.trade("AAPL", 20100, 5)])
+    published = by_topic(cycle(pub))
+    assert [tr["seq"] for tr in published[T.trades("AAPL")][0]["trades"]] == [2]
+    [stats] = published[T.stats("AAPL")]
+    assert (stats["trade_seq"], stats["trades"], stats["open"]) == (2, 1, "201.00")
+
+
+def test_an_order_restated_by_self_trade_prevention_republishes_the_book() -> None:
+    pub, book, ev = make()
+    book.set("AAPL", bids=[(19000, 10, 1)])
+    pub.on_events([ev.accepted("AAPL", Side.BUY, 10, 19000)])
+    cycle(pub)
+    book.set("AAPL", bids=[(19000, 4, 1)])  # decremented by 6, nothing else happened
+    spec = ev.spec("AAPL", Side.BUY, 4, 19000)
+    pub.on_events([OrderRestated(9, 1, spec, Qty(0), Qty(4), 0, CancelReason.SELF_TRADE, "")])
+    [snapshot] = by_topic(cycle(pub))[T.book("AAPL")]
+    assert snapshot["bids"] == [{"price": "190.00", "qty": 4, "orders": 1}]
