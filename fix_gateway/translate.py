@@ -170,12 +170,19 @@ def _price(text: str | None, tag: int, name: str, instrument: Instrument) -> Pri
     return ticks
 
 
+#: The latest expiry the venue keeps: nanoseconds since the epoch fit the store's signed
+#: 64-bit columns until 2262-04-11 (a GTD order beyond it would fail every commit).
+MAX_EXPIRE_NS: Final = 2**63 - 1
+
+
 def _expiry(msg: FieldSource) -> int | Refusal | None:
     text = msg.get(126)
     if text is not None:
         ns = parse_utc_timestamp(text)
         if ns is None:
             return Refusal(RejectReason.INVALID_ORDER, f"ExpireTime(126) {text!r} is malformed")
+        if ns > MAX_EXPIRE_NS:
+            return Refusal(RejectReason.INVALID_ORDER, f"ExpireTime(126) {text} is {_TOO_LATE}")
         return ns
     date = msg.get(432)
     if date is not None:
@@ -184,8 +191,14 @@ def _expiry(msg: FieldSource) -> int | Refusal | None:
         except ValueError:
             return Refusal(RejectReason.INVALID_ORDER, f"ExpireDate(432) {date!r} is malformed")
         # A GTD order with an ExpireDate lives to the end of that (UTC) day.
-        return (calendar.timegm(day) + 86_400) * 1_000_000_000 - 1
+        ns = (calendar.timegm(day) + 86_400) * 1_000_000_000 - 1
+        if ns > MAX_EXPIRE_NS:
+            return Refusal(RejectReason.INVALID_ORDER, f"ExpireDate(432) {date} is {_TOO_LATE}")
+        return ns
     return None
+
+
+_TOO_LATE: Final = "beyond 2262-04-11 23:47:16 UTC, the latest expiry the venue keeps"
 
 
 # -- FIX -> commands ----------------------------------------------------------------------------

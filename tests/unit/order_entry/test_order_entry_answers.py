@@ -53,6 +53,10 @@ def nos(**fields: object) -> list[tuple[int, object]]:
         ({"t38": "0" + "1" * 5000}, "13", "OrderQty(38) 01111111111111111111111111111111... is"),
         ({"t38": "1000000001"}, "13", "OrderQty(38) 1000000001 is above 1000000000"),
         ({"t40": "3", "t44": None, "t99": "1e30"}, "99", "StopPx(99): price 1E+30 is out of"),
+        ({"t59": "6", "t432": "99991231"}, "11",
+         "ExpireDate(432) 99991231 is beyond 2262-04-11 23:47:16 UTC, the latest expiry"),
+        ({"t59": "6", "t126": "22620412-00:00:00"}, "11",
+         "ExpireTime(126) 22620412-00:00:00 is beyond 2262-04-11 23:47:16 UTC"),
     ],
 )
 def test_out_of_range_values_are_refused_with_a_reason(
@@ -298,3 +302,19 @@ def test_an_order_for_an_account_the_session_may_not_trade_for_is_rejected(
         assert (er[150], er[39], er[103], er[37], er[58]) == ("8", "8", "15", "NONE", text)
         assert er.get(1) == account  # the rejection echoes what was sent
         assert venue.engine.live_order_count() == 0
+
+
+def test_a_replace_to_an_expiry_the_store_cannot_keep_is_refused() -> None:
+    entry, outbox = setup()
+    entry.on_message(A, app_message("D", nos(t59="6", t432="20991231")), NOW)
+    [(_, _, ack)] = outbox.sent
+    assert (ack[150], ack[39]) == ("0", "0")
+    entry.on_message(A, app_message("G", [
+        (41, "N1"), (11, "N2"), (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, 10),
+        (40, "2"), (44, "1.00"), (59, "6"), (432, "99991231")]), NOW)  # fmt: skip
+    [(_, kind, rej)] = outbox.sent[1:]
+    assert (kind, rej[434], rej[102], rej[37], rej[39]) == ("9", "2", "99", ack[37], "0")
+    assert rej[58] == (
+        "ExpireDate(432) 99991231 is beyond 2262-04-11 23:47:16 UTC, the latest expiry the "
+        "venue keeps"
+    )
