@@ -31,7 +31,7 @@ from venue.events import (
     OrderStatusReport,
     Trade,
 )
-from venue.instruments import Instrument, PriceError
+from venue.instruments import MAX_PRICE_TICKS, MAX_QTY, Instrument, PriceError
 from venue.snapshot import OrderView
 from venue.types import (
     CancelReason,
@@ -56,12 +56,6 @@ _new_order = fast_constructor(NewOrder)
 _cancel_order = fast_constructor(CancelOrder)
 _replace_order = fast_constructor(ReplaceOrder)
 
-MAX_QTY: Final = 1_000_000_000
-"""The largest quantity (OrderQty, MaxFloor, MinQty) the venue takes."""
-MAX_PRICE_TICKS: Final = 9_000_000_000
-"""The largest price or stop price in ticks the venue takes: with :data:`MAX_QTY`, every
-notional in ticks (price x quantity, summed over an order's fills) fits the store's 64-bit
-integer columns."""
 
 ECHOED_TAGS: Final = (54, 38, 40, 44, 99, 59)
 """Tags a rejection ExecutionReport echoes as the request sent them (section 4.1)."""

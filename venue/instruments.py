@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 from venue.types import Price, Qty, TradingStatus
 
@@ -73,6 +73,14 @@ def _ticks_of_text(tick_size: Decimal, price: str) -> Price:
     return _ticks(tick_size, price)  # a PriceError is raised again each time, not cached
 
 
+MAX_QTY: Final = 1_000_000_000
+"""The largest quantity (OrderQty, MaxFloor, MinQty) the venue takes."""
+MAX_PRICE_TICKS: Final = 9_000_000_000
+"""The largest price or stop price in ticks the venue takes: with :data:`MAX_QTY`, every
+notional in ticks (price x quantity, summed over an order's fills) fits the store's 64-bit
+integer columns."""
+
+
 class InstrumentError(ValueError):
     """An instrument definition is invalid (the message names file, line and column)."""
 
@@ -104,6 +112,14 @@ class Instrument:
             raise InstrumentError(f"{self.symbol}: lot_size and min_qty must be >= 1")
         if self.max_qty is not None and self.max_qty < self.min_qty:
             raise InstrumentError(f"{self.symbol}: max_qty must be >= min_qty")
+        for name, qty in (("lot_size", self.lot_size), ("min_qty", self.min_qty),
+                          ("max_qty", self.max_qty)):
+            if qty is not None and qty > MAX_QTY:  # no order can be larger
+                raise InstrumentError(f"{self.symbol}: {name} must be <= {MAX_QTY}")
+        if self.reference_price is not None and not 0 < self.reference_price <= MAX_PRICE_TICKS:
+            raise InstrumentError(
+                f"{self.symbol}: reference_price must be > 0 and at most {MAX_PRICE_TICKS} ticks"
+            )
         if self.price_band_pct is not None and not self.price_band_pct.is_finite():
             raise InstrumentError(f"{self.symbol}: price_band_pct must be a finite number")
         if self.price_band_pct is not None and self.price_band_pct <= 0:

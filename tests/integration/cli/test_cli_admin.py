@@ -228,6 +228,11 @@ def test_instruments_add_on_a_listed_symbol_changes_only_the_rules_given(
         (["NEWX"], "invalid instrument: a new listing needs its tick size"),
         (["NEWX", "--tick-size", "0.01", "--price-band-pct", "nan"],
          "invalid instrument: NEWX: price_band_pct must be a finite number"),
+        # beyond any order, and beyond 64 bits (the store would refuse it on every commit)
+        (["NEWX", "--tick-size", "0.01", "--max-qty", "99999999999999999999999"],
+         "invalid instrument: NEWX: max_qty must be <= 1000000000"),
+        (["NEWX", "--tick-size", "0.01", "--min-qty", "9223372036854775808"],
+         "invalid instrument: NEWX: min_qty must be <= 1000000000"),
     ],
 )
 def test_instruments_add_with_bad_values_is_a_one_line_error_and_lists_nothing(

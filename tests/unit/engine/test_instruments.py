@@ -79,6 +79,16 @@ def test_load_full_and_minimal_rows(tmp_path: Path) -> None:
             "symbol,tick_size,min_qty,max_qty\nAAA,0.01,10,5\n",
             ":2: AAA: max_qty must be >= min_qty",
         ),
+        # beyond what any order can be, and beyond the store's 64-bit columns
+        (
+            "symbol,tick_size,max_qty\nAAA,0.01,99999999999999999999999\n",
+            ":2: AAA: max_qty must be <= 1000000000",
+        ),
+        ("symbol,tick_size,lot_size\nAAA,0.01,9223372036854775808\n", ":2: AAA: lot_size must be"),
+        (
+            "symbol,tick_size,reference_price\nAAA,0.01,100000000000\n",
+            ":2: AAA: reference_price must be > 0 and at most 9000000000 ticks",
+        ),
     ],
 )
 def test_load_errors_name_file_line_and_column(tmp_path: Path, text: str, message: str) -> None:
