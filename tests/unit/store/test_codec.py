@@ -77,9 +77,9 @@ INST_FULL = Instrument(
     Decimal("0.00000100"),
     lot_size=5,
     min_qty=10,
-    max_qty=10**12,
+    max_qty=10**9,
     price_band_pct=Decimal("7.50"),
-    reference_price=Price(123_456_789_012),
+    reference_price=Price(8_999_999_999),
     status=TradingStatus.HALTED,
     description="Bitcoin — “quoted” in USD",
 )
