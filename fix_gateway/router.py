@@ -100,6 +100,16 @@ class Connection:
         rest = b"".join(raws) + self._framer.remainder()
         return actions + session.on_bytes(rest, now_ns)
 
+    @property
+    def has_more(self) -> bool:
+        """The bound session paused after delivering a message (see ``Session.more``)."""
+        s = self.session
+        return s is not None and s.has_more and self.is_current
+
+    def more(self, now_ns: int) -> list[Action]:
+        s = self.session
+        return s.more(now_ns) if s is not None and self.is_current else []
+
     def on_timer(self, now_ns: int) -> list[Action]:
         if self.closed:
             return []

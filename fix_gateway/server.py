@@ -317,14 +317,19 @@ class FixAcceptor:
             self._tasks.add(task)
         try:
             while not conn.closing:
+                # A client that does not read its answers is not read from either: its
+                # output waits in the transport's buffer, which stops growing here.
+                await writer.drain()
                 data = await reader.read(65536)
                 if not data:
                     break
-                self._execute(conn, conn.core.on_bytes(data, self._clock()))
+                self._execute_all(conn, conn.core.on_bytes(data, self._clock()))
         except (ConnectionError, OSError) as e:
             logger.info("connection from %s lost: %s", host, e)
         except asyncio.CancelledError:
             pass
+        except Exception:  # a defect: the connection goes, the venue and the others stay
+            logger.exception("connection from %s: failed handling its input; closing it", host)
         finally:
             self._conns.discard(conn)
             if task is not None:
@@ -340,6 +345,14 @@ class FixAcceptor:
             self._notify(session, actions)
         if not conn.writer.is_closing():
             conn.writer.close()
+
+    def _execute_all(self, conn: _Conn, actions: list[Action]) -> None:
+        """Run the actions of received messages; a delivered message pauses the session, so
+        that its answers are numbered before the session's replies to later messages."""
+        self._execute(conn, actions)
+        core = conn.core
+        while core.has_more:
+            self._execute(conn, core.more(self._clock()))
 
     def _execute(self, conn: _Conn, actions: list[Action]) -> None:
         """Run a session's actions in order (Sends are batched, see the module docstring)."""
@@ -397,7 +410,7 @@ class FixAcceptor:
         if conn.closing or session.generation != generation:
             return
         session.store.preload(messages)
-        self._execute(conn, session.resume(self._clock()))
+        self._execute_all(conn, session.resume(self._clock()))
 
     def _notify(self, session: Session, actions: list[Action]) -> None:
         for action in actions:

@@ -63,6 +63,12 @@ from fix_gateway.log import Log, NullLog
 from fix_gateway.store import MAX_SEQ_NUM, MessageStore
 
 _NS: Final = 1_000_000_000
+#: Messages received beyond a gap are queued until it is filled, up to these limits (then
+#: Logout and disconnect).
+MAX_QUEUED_MESSAGES: Final = 10_000
+MAX_QUEUED_BYTES: Final = 64 << 20
+#: The longest TestReqID(112) the venue echoes.
+MAX_TEST_REQ_ID: Final = 256
 _NEW_SEQ_NO_TOO_LARGE: Final = (
     f"Value is incorrect (out of range) for this tag: NewSeqNo(36) above {MAX_SEQ_NUM}"
 )
@@ -191,11 +197,18 @@ class Session:
         self._max_latency_ns = config.max_latency * _NS if config.check_latency else 0
         self._framer = Framer()
         self._queue: dict[int, Message] = {}
+        self._queued_bytes = 0  # of the messages queued since the queue was last empty
         self._served_early: set[int] = set()  # too-high ResendRequests already answered
         self._resend_pending = False
         self._resend_begin = 0  # the expected MsgSeqNum when the pending ResendRequest went out
         self._resend_trigger = 0  # the too-high MsgSeqNum that made it go out
         self._held: list[bytes] | None = None  # inbound messages waiting for LoadMessages
+        # A read's messages after a delivered one, and whether the gap queue was being
+        # drained, wait for :meth:`more`: the application answers the delivered message
+        # (numbering its replies) before the session numbers its own replies to the rest.
+        self._rest: list[bytes] | None = None
+        self._rest_at = 0
+        self._draining = False
         self._loaded = False  # the next ResendRequest's messages were just loaded
         self._test_req_id: str | None = None
         self._test_req_count = 0
@@ -222,9 +235,12 @@ class Session:
         self.connected_ns = self.last_received_ns = self.last_sent_ns = now_ns
         self._framer = Framer()
         self._queue.clear()
+        self._queued_bytes = 0
         self._served_early.clear()
         self._resend_pending = False
         self._held = None
+        self._rest = None
+        self._draining = False
         self._loaded = False
         self._test_req_id = None
         self._test_req_count = 0
@@ -254,10 +270,32 @@ class Session:
         self._loaded = True
         return self._handle_raws(held, now_ns)
 
-    def _handle_raws(self, raws: list[bytes], now_ns: int) -> list[Action]:
+    @property
+    def has_more(self) -> bool:
+        """True when a :class:`Deliver` paused the handling of received messages: the
+        transport runs the actions so far, then calls :meth:`more`."""
+        return self._rest is not None or self._draining
+
+    def more(self, now_ns: int) -> list[Action]:
+        """Go on with the messages received after a delivered one (see :attr:`has_more`)."""
+        out: list[Action] = []
+        if self._draining:
+            self._draining = False
+            if self.is_logged_on:
+                self._drain_queue(now_ns, out)
+                if self._draining:
+                    return out
+        rest, self._rest = self._rest, None
+        if rest is not None and self.state is not S.DISCONNECTED:
+            out += self._handle_raws(rest, now_ns, self._rest_at)
+        return out
+
+    def _handle_raws(self, raws: list[bytes], now_ns: int, start: int = 0) -> list[Action]:
         out: list[Action] = []
         log_in = self.log.on_incoming
-        for i, raw in enumerate(raws):
+        last = len(raws) - 1
+        for i in range(start, last + 1):
+            raw = raws[i]
             if self.state is S.DISCONNECTED:
                 break
             msg = parse(raw)
@@ -271,6 +309,9 @@ class Session:
             self.last_received_ns = now_ns
             self.messages_in += 1
             self._handlers[self.state](msg, now_ns, out)
+            if self._draining or (i < last and out and type(out[-1]) is Deliver):
+                self._rest, self._rest_at = raws, i + 1  # answers in MsgSeqNum order
+                break
         return out
 
     def _load_for_resend(self, msg: Message) -> LoadMessages | None:
@@ -531,11 +572,20 @@ class Session:
             if msg_type == "5":  # answer a Logout at once (QuickFIX)
                 self._logout_received(msg, now_ns, out)
                 return
+            if len(self._queue) >= MAX_QUEUED_MESSAGES or (
+                self._queued_bytes + len(msg.raw) > MAX_QUEUED_BYTES
+            ):  # a gap never filled must not hold the venue's memory
+                text = (f"More than {MAX_QUEUED_MESSAGES} messages or "
+                        f"{MAX_QUEUED_BYTES >> 20} MiB received after a gap, which is not filled")
+                out.append(self._send("5", [(58, text)], now_ns))
+                self._disconnect(text, now_ns, out)
+                return
             if msg_type == "2" and seq not in self._served_early:
                 # Serve a ResendRequest at once so that two sides with gaps cannot deadlock.
                 self._served_early.add(seq)
                 self._serve_resend(msg, seq, now_ns, out)
             self._queue[seq] = msg
+            self._queued_bytes += len(msg.raw)
             if not self._resend_pending or (
                 # The answer to the pending request went past its start but stopped short of
                 # the queue: ask again from where it stopped, or the queue waits forever.
@@ -581,8 +631,13 @@ class Session:
         elif msg_type == "0":  # Heartbeat
             store.incr_next_target_seq()
         elif msg_type == "1":  # TestRequest -> Heartbeat echoing TestReqID (FIX 4.4 6)
+            test_req_id = msg.get(112) or ""
+            if len(test_req_id) > MAX_TEST_REQ_ID:  # echoed and stored: not a megabyte
+                self._reject(msg, seq, VALUE_OUT_OF_RANGE, 112, "Value is incorrect (out of "
+                             f"range) for this tag: over {MAX_TEST_REQ_ID} characters", now_ns, out)
+                return
             store.incr_next_target_seq()
-            out.append(self._send("0", [(112, msg.get(112))], now_ns))
+            out.append(self._send("0", [(112, test_req_id)], now_ns))
         elif msg_type == "2":  # ResendRequest (FIX 4.4 8)
             store.incr_next_target_seq()
             if seq in self._served_early:
@@ -625,9 +680,14 @@ class Session:
                 continue
             sending_time = parse_utc_timestamp(msg.get(52) or "") or 0
             self._process(msg, expected, sending_time, now_ns, out)
+            if queue and out and type(out[-1]) is Deliver:
+                self._draining = True  # go on in more(), once the delivered one is answered
+                return
         expected = store.next_target_seq
         for stale in [s for s in queue if s < expected]:
             del queue[stale]
+        if not queue:
+            self._queued_bytes = 0  # counted on the way in only: an upper bound until empty
         if not queue and self._resend_pending:
             self._resend_pending = False
             self.log.on_event(f"Resend complete, next expected {expected}", now_ns)
@@ -693,6 +753,7 @@ class Session:
             return
         hb = _heart_bt_int(msg) or 0
         self._queue.clear()
+        self._queued_bytes = 0
         self._served_early.clear()
         self._resend_pending = False
         self.store.reset(now_ns)
@@ -844,6 +905,7 @@ class Session:
             out.append(LoggedOut())
         out.append(SessionEvent("logout" if logout else kind, reason))
         self._queue.clear()
+        self._queued_bytes = 0
         self._served_early.clear()
         self._resend_pending = False
         self._test_req_id = None

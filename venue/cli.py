@@ -423,6 +423,7 @@ def _offline_session_change(
     """
     import time
 
+    from venue.claim import ClaimError, VenueClaim
     from venue.runtime import DEFAULT_STORE_URL, resolve_sqlite_url
     from venue.store import Store, StoreError
 
@@ -439,6 +440,15 @@ def _offline_session_change(
 
     async def change() -> str:
         store = await Store.open(url, create=False)
+        # A venue started with another admin socket than the one asked is still running on
+        # this store: its claim (the SQLite file's lock) says so, and the change would be
+        # overwritten by it, or delete the messages it resends from.
+        claim = VenueClaim(url, None)
+        try:
+            claim.take()
+        except ClaimError as exc:
+            await store.close()
+            raise fail(f"{exc}: change it through that venue (its --admin-socket)") from None
         try:
             record = await store.load_fix_session(sid)
             now = time.time_ns()
@@ -456,6 +466,7 @@ def _offline_session_change(
                 f"{target or current_target} (in the store; the venue is stopped)"
             )
         finally:
+            claim.release()
             await store.close()
 
     try:

@@ -356,7 +356,10 @@ class Venue:
                 await self.acceptor.stop()
                 await self._close_store()
                 raise StartupError(str(exc)) from exc
-        self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        loop = asyncio.get_running_loop()
+        if self.publisher is not None:
+            self._publisher_task = loop.create_task(self.publisher.run())
+        self._timer = loop.create_task(self._timer_loop())
         self.started_ns = time.time_ns()
         tune_gc()
         log.info(
@@ -630,7 +633,8 @@ class Venue:
             raise StartupError(f"market data: {exc}") from exc
         self.publisher = MarketDataPublisher(self.engine, config)
         self.publisher.seed_stats(self._todays_trades)
-        self._publisher_task = asyncio.get_running_loop().create_task(self.publisher.run())
+        # It connects to the broker only once the venue has started (_start): a venue that
+        # fails to start must not overwrite the retained topics of the one running.
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -734,6 +738,7 @@ class Venue:
             assert self.acceptor is not None
             sid = self._session_id(args)
             getattr(self.acceptor, action)(sid)
+            await self.commit()  # a reset, say, is stored before it is reported done
             return f"{sid}: {action} done"
 
         return handler

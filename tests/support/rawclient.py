@@ -27,6 +27,11 @@ class RawClient:
 
     def send(self, fields: list[tuple[int, Any]]) -> None:
         """Send ``fields``, MsgType(35) first; the header is added here."""
+        self.writer.write(self.frame(fields))
+
+    def frame(self, fields: list[tuple[int, Any]]) -> bytes:
+        """The next message as bytes (MsgType(35) first in ``fields``), numbered, not sent:
+        several can go in one write."""
         header = [
             fields[0],
             (34, self.seq),
@@ -34,8 +39,8 @@ class RawClient:
             (52, format_utc_timestamp(time.time_ns())),
             (56, self.target),
         ]
-        self.writer.write(encode_raw("FIX.4.4", header + fields[1:]))
         self.seq += 1
+        return encode_raw("FIX.4.4", header + fields[1:])
 
     async def receive(self, n: int, wait: float = WAIT) -> list[Message]:
         """The next ``n`` messages (an AssertionError if the venue closes first)."""

@@ -155,12 +155,39 @@ async def test_sessions_set_seq_needs_a_number(venue_proc: VenueProcess) -> None
     assert "999999999999999999" in stderr_of(result)
 
 
+def _stored_seqs(db: Path, session_id: str) -> tuple[int, int]:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT next_sender_seq, next_target_seq FROM fix_sessions "
+                           "WHERE session_id = ?", (session_id,)).fetchone()
+    return row[0], row[1]
+
+
 async def test_sessions_reset(venue_proc: VenueProcess) -> None:
     cli(venue_proc, "sessions", "set-seq", "CLIC", "--sender", "7", "--target", "9")
     out = cli(venue_proc, "sessions", "reset", "CLIC").stdout
     assert "reset done" in out
     row = session_row(venue_proc, "CLIC")
     assert (row["next_sender_seq"], row["next_target_seq"]) == (1, 1)
+    # "done" means stored: a crash now keeps the reset
+    assert _stored_seqs(venue_proc.db, f"FIX.4.4:{VENUE_ID}->CLIC") == (1, 1)
+
+
+def test_an_offline_change_is_refused_while_a_venue_runs_on_the_store(
+    venue_proc: VenueProcess, tmp_path: Path
+) -> None:
+    """The CLI asked at an admin socket where no venue answers (the venue was started with
+    another one): it must not change the running venue's store behind its back."""
+    cli(venue_proc, "sessions", "set-seq", "CLIC", "--sender", "7", "--target", "9")
+    for args in (["reset", "CLIC"], ["set-seq", "CLIC", "--sender", "42"]):
+        result = runner.invoke(app, ["sessions", *args, "--config", str(venue_proc.config),
+                                     "--db", f"sqlite+aiosqlite:///{venue_proc.db}",
+                                     "--admin-socket", str(tmp_path / "elsewhere.sock")])
+        assert result.exit_code == 1, result.output
+        assert f"another venue is already running on the store {venue_proc.db}" in (
+            stderr_of(result))
+    assert _stored_seqs(venue_proc.db, f"FIX.4.4:{VENUE_ID}->CLIC") == (7, 9)
+    row = session_row(venue_proc, "CLIC")
+    assert (row["next_sender_seq"], row["next_target_seq"]) == (7, 9)
 
 
 async def test_unknown_session_is_one_line_error(venue_proc: VenueProcess) -> None:
@@ -543,6 +570,41 @@ def test_run_with_port_in_use(tmp_path: Path) -> None:
     assert "cannot listen for FIX connections" in result.stderr, result.stderr
     assert "in use" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.mqtt
+async def test_a_venue_that_fails_to_start_publishes_no_market_data(tmp_path: Path) -> None:
+    """It would overwrite the retained topics of the venue running on that port."""
+    import uuid
+
+    import aiomqtt
+    from support.services import mqtt_broker_address
+
+    host, port = mqtt_broker_address()
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
+    received: list[str] = []
+    async with aiomqtt.Client(host, port) as sub:
+        await sub.subscribe(f"{prefix}/#", qos=1)
+
+        async def collect() -> None:
+            async for message in sub.messages:
+                received.append(message.topic.value)
+
+        collector = asyncio.create_task(collect())
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            (tmp_path / "sessions.cfg").write_text(admx_sessions_cfg(busy.getsockname()[1]))
+            cmd = [*venue_run_cmd(tmp_path / "sessions.cfg", f"sqlite+aiosqlite:///{tmp_path}/v.db",
+                                  tmp_path / "v.sock"), "--mqtt", f"mqtt://{host}:{port}?prefix={prefix}"]
+            result = await asyncio.to_thread(
+                subprocess.run, cmd, check=False, capture_output=True, text=True, timeout=30,
+                cwd=tmp_path)
+        await asyncio.sleep(1.0)  # a Last Will or a late publish would arrive by now
+        collector.cancel()
+    assert result.returncode == 1 and "cannot listen for FIX connections" in result.stderr
+    assert received == []
 
 
 def _commands(db: Path) -> list[tuple[int, str]]:

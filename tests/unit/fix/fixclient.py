@@ -78,7 +78,13 @@ class Pair:
             self.session.connect(self.now, "127.0.0.1")
 
     def feed(self, data: bytes) -> list[Action]:
-        acts = self.session.on_bytes(data, self.now)
+        return self.go_on(self.session.on_bytes(data, self.now))
+
+    def go_on(self, acts: list[Action]) -> list[Action]:
+        """``acts``, then the actions of the messages a Deliver paused, as the acceptor runs
+        them (it runs each batch before asking for :meth:`Session.more`)."""
+        while self.session.has_more:
+            acts = acts + self.session.more(self.now)
         self.actions += acts
         return acts
 

@@ -17,6 +17,7 @@ from fixclient import (
     tags,
 )
 
+from fix_gateway import session as session_module
 from fix_gateway.auth import hash_password
 from fix_gateway.codec import encode_raw, format_utc_timestamp, parse
 from fix_gateway.config import SessionConfig
@@ -300,6 +301,36 @@ def test_heartbeat_interval_zero_means_none() -> None:
 
 
 # -- sequence numbers --------------------------------------------------------------------------
+
+
+def test_messages_queued_behind_a_gap_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "MAX_QUEUED_MESSAGES", 3)
+    p = logged_on()  # next expected 2; 2 never comes
+    p.seq = 3
+    for _ in range(3):
+        assert not disconnected(p.send("0"))
+    acts = p.send("0")
+    [logout] = sent(acts)
+    assert (logout.msg_type, logout.get(58)) == (
+        "5", "More than 3 messages or 64 MiB received after a gap, which is not filled")
+    assert disconnected(acts)
+
+
+def test_bytes_queued_behind_a_gap_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "MAX_QUEUED_BYTES", 1000)
+    p = logged_on()
+    p.seq = 3
+    assert not disconnected(p.send("1", [(112, "x" * 200)]))
+    assert disconnected(p.send("1", [(112, "x" * 800)]))  # 1000 bytes with the first
+
+
+def test_a_test_req_id_too_long_to_echo_is_rejected() -> None:
+    p = logged_on()
+    [rej] = sent(p.send("1", [(112, "x" * 257)]))
+    assert tags(rej, 35, 371, 373) == {35: "3", 371: "112", 373: "5"}
+    assert p.store.next_target_seq == 3  # consumed
+    [hb] = sent(p.send("1", [(112, "x" * 256)]))
+    assert (hb.msg_type, hb.get(112)) == ("0", "x" * 256)
 
 
 def test_2b_seq_too_high_resend_request_and_queue() -> None:
@@ -605,7 +636,7 @@ def test_resend_beyond_the_kept_window_loads_then_resumes_in_order() -> None:
     assert store.next_target_seq == 2  # nothing processed yet
     # the transport reads 2..4 from the database and resumes
     store.preload([(seq, first_sent[seq]) for seq in (2, 3, 4)])
-    acts = p.session.resume(p.now)
+    acts = p.go_on(p.session.resume(p.now))
     assert [(m.msg_type, m.get(34), m.get(37), m.get(43)) for m in sent(acts)] == [
         ("8", str(seq), f"O{seq - 2}", "Y") for seq in range(2, 10)
     ]
@@ -614,7 +645,7 @@ def test_resend_beyond_the_kept_window_loads_then_resumes_in_order() -> None:
     # a preload serves one resend; when loading fails the old part is gap-filled
     assert p.feed(client_msg("2", [(7, 3), (16, 6)], seq=5)) == [LoadMessages(3, 4)]
     store.preload([])
-    msgs = sent(p.session.resume(p.now))
+    msgs = sent(p.go_on(p.session.resume(p.now)))
     assert [(m.msg_type, m.get(34), m.get(36)) for m in msgs] == [
         ("4", "3", "5"),
         ("8", "5", None),
