@@ -21,7 +21,7 @@ __all__ = ["ClaimError", "VenueClaim"]
 
 
 class ClaimError(RuntimeError):
-    """Another venue runs on this store or admin socket."""
+    """Another venue runs on this store or admin socket (or its lock cannot be made)."""
 
 
 class VenueClaim:
@@ -40,8 +40,11 @@ class VenueClaim:
         path = sqlite_file(self.store_url) if self.store_url is not None else None
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(f"{path}.lock", "a")  # noqa: SIM115 - held until release()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(f"{path}.lock", "a")  # noqa: SIM115 - held until release()
+        except OSError as exc:
+            raise ClaimError(f"cannot lock the store {path}: {exc.strerror or exc}") from exc
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

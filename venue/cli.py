@@ -173,13 +173,9 @@ def run(
         except PinError as exc:
             raise fail(f"--cpu {cpu}: {exc}") from None
     base = config.resolve().parent
-    store_url = db or cfg.default.store_url or DEFAULT_STORE_URL
-    if store_url.lower() == "none":
-        store_url = None
-    else:
-        store_url = resolve_sqlite_url(store_url, base)
-        if store_url.startswith("sqlite+aiosqlite:///"):
-            Path(store_url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    given_url: str = db or cfg.default.store_url or DEFAULT_STORE_URL
+    # a SQLite file's folder is made by the venue's claim
+    store_url = None if given_url.lower() == "none" else resolve_sqlite_url(given_url, base)
     mqtt_url = mqtt or cfg.default.mqtt_url
     if mqtt_url is not None and mqtt_url.lower() == "none":
         mqtt_url = None
@@ -675,11 +671,9 @@ def db_upgrade(
         cfg = _load_config(config) if config.exists() else None
         url = (cfg.default.store_url if cfg else None) or DEFAULT_STORE_URL
         url = resolve_sqlite_url(url, config.resolve().parent)
-    if url.startswith("sqlite+aiosqlite:///"):
-        Path(url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
     async def main() -> None:
-        engine = make_engine(url)
+        engine = make_engine(url)  # creates a SQLite file's folder
         try:
             await upgrade(engine)
         finally:

@@ -90,6 +90,17 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     return url
 
 
+def _rules_changed(old: Instrument, new: Instrument) -> str:
+    """``max_qty 500 -> 1000, ...``: the rules that differ."""
+    changed = [
+        f"{name} {getattr(old, name)} -> {getattr(new, name)}"
+        for name in ("tick_size", "lot_size", "min_qty", "max_qty", "price_band_pct",
+                     "reference_price", "description")
+        if getattr(old, name) != getattr(new, name)
+    ]
+    return ", ".join(changed)
+
+
 def _nothing_to_write() -> None:
     """A commit barrier's callback when the turn wrote no FIX bytes."""
 
@@ -546,6 +557,10 @@ class Venue:
                     raise StartupError(f"{self.config.default.instruments_file}: {problem}")
                 # new rules; the status stays as an operator set it
                 listed = instrument if current is None else instrument.with_status(current.status)
+                if current is not None:  # also a change `instruments add` made at run time
+                    log.warning("%s: the rules of %s in the instruments file replace the "
+                                "venue's: %s", self.config.default.instruments_file,
+                                instrument.symbol, _rules_changed(current, listed))
                 self.submit(AddInstrument(now, listed))
         for expire_ns in engine.gtd_expiries():
             heapq.heappush(self._gtd, expire_ns)

@@ -326,8 +326,9 @@ def make_engine(
         sa_url = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"{url!r} is not a database URL: {_URL_FORMS}") from exc
-    backend = sa_url.get_backend_name()
-    if _DRIVERS.get(backend) != sa_url.get_driver_name():
+    # from the URL's text: get_driver_name() loads the dialect (an unknown one raises)
+    backend, _, driver = sa_url.drivername.partition("+")
+    if not driver or _DRIVERS.get(backend) != driver:
         raise StoreError(f"unsupported storage URL {url!r}: {_URL_FORMS}")
     if backend == "sqlite":
         database = sa_url.database or ""

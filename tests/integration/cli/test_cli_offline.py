@@ -97,6 +97,28 @@ def test_a_store_url_the_venue_cannot_use_is_a_one_line_error(
     assert list(tmp_path.iterdir()) == [cfg]
 
 
+@pytest.mark.parametrize(
+    ("command", "url", "error"),
+    [
+        (["run", "--mqtt", "none"], "bogus://x", "unsupported storage URL 'bogus://x': use"),
+        (["db", "upgrade"], "bogus://x", "unsupported storage URL 'bogus://x': use"),
+        (["run", "--mqtt", "none"], "sqlite+aiosqlite:////proc/x/v.db",
+         "cannot lock the store /proc/x/v.db: No such file or directory"),
+        (["db", "upgrade"], "sqlite+aiosqlite:////proc/x/v.db", "cannot create /proc/x"),
+    ],
+)
+def test_a_store_the_venue_cannot_load_or_make_is_a_one_line_error(
+    tmp_path: Path, command: list[str], url: str, error: str
+) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG)
+    (tmp_path / "instruments.csv").write_text("symbol,tick_size\nTEST,0.01\n")
+    result = runner.invoke(app, [*command, "--db", url, "-c", str(cfg)])
+    assert result.exit_code == 1, result.output
+    assert error in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_db_upgrade_with_a_missing_config_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "nope.cfg"
     result = runner.invoke(app, ["db", "upgrade", "-c", str(missing)])

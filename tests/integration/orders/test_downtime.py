@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from support.procs import sessions_cfg, write_venue_files
 from support.rawclient import RawClient
 
@@ -157,7 +158,7 @@ async def test_at_the_days_end_its_reports_go_out_before_the_schedules_logout(
 
 
 async def test_a_restart_with_a_changed_instruments_row_keeps_an_operators_halt(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = await started(tmp_path)
     venue.submit(SetTradingStatus(time.time_ns(), "TEST", True))  # venue instruments halt
@@ -167,6 +168,11 @@ async def test_a_restart_with_a_changed_instruments_row_keeps_an_operators_halt(
         instrument = venue.engine.instrument("TEST")
         assert instrument is not None
         assert (instrument.max_qty, instrument.status) == (500, TradingStatus.HALTED)
+        # the file's rules win over the venue's (a run-time `instruments add` too), said once
+        [replaced] = [r.getMessage() for r in caplog.records if "replace the venue's" in
+                      r.getMessage()]
+        assert replaced.endswith("the rules of TEST in the instruments file replace the "
+                                 "venue's: max_qty None -> 500")
     finally:
         await venue.stop()
 
