@@ -167,6 +167,7 @@ def _price(text: str | None, tag: int, name: str, instrument: Instrument) -> Pri
 #: The latest expiry the venue keeps: nanoseconds since the epoch fit the store's signed
 #: 64-bit columns until 2262-04-11 (a GTD order beyond it would fail every commit).
 MAX_EXPIRE_NS: Final = 2**63 - 1
+_TOO_LATE: Final = "beyond 2262-04-11 23:47:16 UTC, the latest expiry the venue keeps"
 
 
 def _expiry(msg: FieldSource) -> int | Refusal | None:
@@ -191,8 +192,6 @@ def _expiry(msg: FieldSource) -> int | Refusal | None:
         return ns
     return None
 
-
-_TOO_LATE: Final = "beyond 2262-04-11 23:47:16 UTC, the latest expiry the venue keeps"
 
 
 # -- FIX -> commands ----------------------------------------------------------------------------

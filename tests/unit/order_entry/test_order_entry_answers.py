@@ -30,11 +30,17 @@ NOW = 1_767_225_600_000_000_000  # 2026-01-01
 
 
 def setup() -> tuple[OrderEntry, Outbox]:
+    entry, outbox, _ = with_engine(CFG)
+    return entry, outbox
+
+
+def with_engine(cfg: str) -> tuple[OrderEntry, Outbox, EngineVenue]:
+    """Order entry for the sessions of ``cfg`` on a real engine, and what it sends."""
     venue = EngineVenue()
     outbox = Outbox()
-    entry = OrderEntry(parse_config(CFG), venue, outbox)
+    entry = OrderEntry(parse_config(cfg), venue, outbox)
     venue.entry = entry
-    return entry, outbox
+    return entry, outbox, venue
 
 
 def nos(**fields: object) -> list[tuple[int, object]]:
@@ -288,10 +294,7 @@ PermittedAccounts=ACC-B
 def test_an_order_for_an_account_the_session_may_not_trade_for_is_rejected(
     session: str, account: str | None, accepted: str | None, text: str | None
 ) -> None:
-    venue = EngineVenue()
-    outbox = Outbox()
-    entry = OrderEntry(parse_config(PERMITTED_CFG), venue, outbox)
-    venue.entry = entry
+    entry, outbox, venue = with_engine(PERMITTED_CFG)
     entry.on_message(SessionID("FIX.4.4", "V", session), app_message("D", nos(t1=account)), NOW)
     [(who, kind, er)] = outbox.sent
     assert (who, kind) == (session, "8")
