@@ -25,10 +25,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fix_gateway.application import Application
+from fix_gateway.auth import verify_password
 from fix_gateway.codec import OutBody
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.errors import LocalProtocolError
@@ -36,6 +38,7 @@ from fix_gateway.log import LogFactory, null_log_factory
 from fix_gateway.router import Connection, Router
 from fix_gateway.session import (
     Action,
+    CheckPassword,
     Deliver,
     Disconnect,
     LoadMessages,
@@ -122,6 +125,8 @@ class FixAcceptor:
         on_tick: called with the time at every tick, before the sessions' timers (whose
             schedule may log them out): what the venue does at a trading day's end goes out
             in that day's session.
+        password_thread_init: run by the thread that checks Logon passwords when it starts
+            (the venue moves it off the event loop's CPU).
     """
 
     def __init__(
@@ -137,8 +142,14 @@ class FixAcceptor:
         clock: Callable[[], int] = time.time_ns,
         tick: float = 0.1,
         on_tick: Callable[[int], None] | None = None,
+        password_thread_init: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        # One thread: a flood of Logons with wrong passwords takes one CPU at most, and the
+        # event loop none (hashlib releases the GIL while it hashes).
+        self._password_pool = ThreadPoolExecutor(
+            1, thread_name_prefix="fix-password", initializer=password_thread_init
+        )
         self._on_tick = on_tick
         self.application = application
         self._clock = clock
@@ -195,6 +206,7 @@ class FixAcceptor:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._password_pool.shutdown(wait=False, cancel_futures=True)
         for server in self._servers.values():
             await server.wait_closed()
         for session in self._sessions.values():
@@ -388,11 +400,10 @@ class FixAcceptor:
                     self._close(conn)
             elif isinstance(action, LoadMessages):
                 if session is not None:
-                    task = asyncio.get_running_loop().create_task(
-                        self._load_and_resume(conn, session, action)
-                    )
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._spawn(self._load_and_resume(conn, session, action))
+            elif isinstance(action, CheckPassword):
+                if session is not None:
+                    self._spawn(self._check_password(conn, session, action))
             elif session is not None:
                 self._notify(session, [action])
 
@@ -411,6 +422,25 @@ class FixAcceptor:
             return
         session.store.preload(messages)
         self._execute_all(conn, session.resume(self._clock()))
+
+    async def _check_password(self, conn: _Conn, session: Session, check: CheckPassword) -> None:
+        """Check a Logon's password in the password thread, then let the session go on."""
+        generation = session.generation
+        try:
+            ok = await asyncio.get_running_loop().run_in_executor(
+                self._password_pool, verify_password, check.password, check.password_hash
+            )
+        except Exception:  # the Logon still gets an answer: refused
+            logger.exception("%s: checking a Logon's password", session.session_id)
+            ok = False
+        if conn.closing or session.generation != generation:
+            return
+        self._execute_all(conn, session.password_checked(ok, self._clock()))
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _notify(self, session: Session, actions: list[Action]) -> None:
         for action in actions:

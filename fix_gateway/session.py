@@ -3,7 +3,7 @@
 No sockets, no asyncio, no clock: the transport feeds bytes and time in (``on_bytes``,
 ``on_timer``, ``on_disconnect``) and executes the returned actions (:class:`Send`,
 :class:`Deliver`, :class:`Disconnect`, :class:`LoggedOn`, :class:`LoggedOut`,
-:class:`SessionEvent`, :class:`LoadMessages`) in order.
+:class:`SessionEvent`, :class:`LoadMessages`, :class:`CheckPassword`) in order.
 
 States (one per connection lifetime; a Session object lives as long as the venue and serves one
 connection at a time)::
@@ -164,7 +164,24 @@ class LoadMessages:
     end: int
 
 
-Action = Send | Deliver | Disconnect | LoggedOn | LoggedOut | SessionEvent | LoadMessages
+@dataclass(frozen=True, slots=True)
+class CheckPassword:
+    """A Logon's password must be checked against the session's PasswordHash: PBKDF2 takes
+    tens of milliseconds, which the event loop must not spend, so the check runs elsewhere
+    (``verify_password(password, password_hash)``) and the transport then calls
+    ``Session.password_checked``. Inbound messages are held, in order, until then."""
+
+    password: str
+    password_hash: str
+
+    def __repr__(self) -> str:  # never the password in a log line
+        return "CheckPassword(...)"
+
+
+Action = (
+    Send | Deliver | Disconnect | LoggedOn | LoggedOut | SessionEvent | LoadMessages
+    | CheckPassword
+)
 
 
 class Session:
@@ -210,6 +227,7 @@ class Session:
         self._rest_at = 0
         self._draining = False
         self._loaded = False  # the next ResendRequest's messages were just loaded
+        self._password_ok: bool | None = None  # the held Logon's password, once checked
         self._test_req_id: str | None = None
         self._test_req_count = 0
         self._logout_sent_ns = 0
@@ -242,6 +260,7 @@ class Session:
         self._rest = None
         self._draining = False
         self._loaded = False
+        self._password_ok = None
         self._test_req_id = None
         self._test_req_count = 0
         self.log.on_event(f"Connection from {remote or 'unknown'}", now_ns)
@@ -268,6 +287,14 @@ class Session:
         if not held or self.state is S.DISCONNECTED:
             return []
         self._loaded = True
+        return self._handle_raws(held, now_ns)
+
+    def password_checked(self, ok: bool, now_ns: int) -> list[Action]:
+        """Go on after :class:`CheckPassword` with its outcome."""
+        held, self._held = self._held, None
+        if not held or self.state is S.DISCONNECTED:
+            return []
+        self._password_ok = ok
         return self._handle_raws(held, now_ns)
 
     @property
@@ -299,11 +326,18 @@ class Session:
             if self.state is S.DISCONNECTED:
                 break
             msg = parse(raw)
-            if msg.msg_type == "2":
+            msg_type = msg.msg_type
+            if msg_type == "2":
                 load = self._load_for_resend(msg)
                 if load is not None:
                     self._held = raws[i:]
                     out.append(load)
+                    break
+            elif msg_type == "A" and self.state is S.AWAIT_LOGON:
+                check = self._password_check(msg)
+                if check is not None:
+                    self._held = raws[i:]
+                    out.append(check)
                     break
             log_in(raw, now_ns)
             self.last_received_ns = now_ns
@@ -324,6 +358,17 @@ class Session:
         if not self.is_logged_on or begin is None or not 1 <= begin < first_kept:
             return None
         return LoadMessages(begin, first_kept - 1)
+
+    def _password_check(self, msg: Message) -> CheckPassword | None:
+        """What a Logon needs checked first: its password, if the session has one and the
+        Username matches (a wrong Username is refused without hashing)."""
+        cfg = self.config
+        if (
+            self._password_ok is not None or cfg.password_hash is None
+            or cfg.username is None or msg.get(553) != cfg.username
+        ):
+            return None
+        return CheckPassword(msg.get(554) or "", cfg.password_hash)
 
     def on_message(self, msg: Message, now_ns: int) -> list[Action]:
         """A message already framed and parsed (tests, replays)."""
@@ -471,12 +516,14 @@ class Session:
         if msg.get(98) != "0":  # FIX 4.4 17b: no encryption is supported
             self._refuse("Invalid Logon: EncryptMethod(98) must be 0 (none)", now_ns, out)
             return
-        if cfg.username is not None and cfg.password_hash is not None and (
-            msg.get(553) != cfg.username
-            or not verify_password(msg.get(554) or "", cfg.password_hash)
-        ):
-            self._refuse("Invalid Username or Password", now_ns, out)
-            return
+        if cfg.username is not None and cfg.password_hash is not None:
+            # Checked by the transport (CheckPassword) or, for on_message, here.
+            ok, self._password_ok = self._password_ok, None
+            if msg.get(553) != cfg.username or not (
+                ok if ok is not None else verify_password(msg.get(554) or "", cfg.password_hash)
+            ):
+                self._refuse("Invalid Username or Password", now_ns, out)
+                return
         sending_time = parse_utc_timestamp(msg.get(52) or "")
         if self._max_latency_ns and (
             sending_time is None or abs(now_ns - sending_time) > self._max_latency_ns

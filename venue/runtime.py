@@ -44,7 +44,7 @@ from venue.instruments import Instrument, InstrumentError, load_instruments
 from venue.snapshot import OrderView
 from venue.snapshot_child import SnapshotChild, SnapshotChildError, can_fork
 from venue.store import Store, StoreError, StoreUnavailable, recover_engine
-from venue.tuning import tune_gc
+from venue.tuning import pin_helper, tune_gc
 from venue.types import CancelReason, OrderId, OrdStatus, TradingStatus
 
 log = logging.getLogger("venue")
@@ -348,6 +348,7 @@ class Venue:
             commit_poll=self.store.poll_commits if self.store is not None else None,
             message_loader=self._load_fix_messages if self.store is not None else None,
             on_tick=self._close_ended_day,
+            password_thread_init=pin_helper,
         )
         self.order_entry.attach(self.acceptor)
         if self.store is not None:

@@ -11,10 +11,11 @@ from typing import Any
 
 import simplefix
 
+from fix_gateway.auth import verify_password
 from fix_gateway.codec import Message, format_utc_timestamp, parse
 from fix_gateway.config import SessionConfig
 from fix_gateway.log import MemoryLog
-from fix_gateway.session import Action, Deliver, Disconnect, Send, Session
+from fix_gateway.session import Action, CheckPassword, Deliver, Disconnect, Send, Session
 from fix_gateway.store import MemoryStore
 
 T0 = 1_700_000_000 * 1_000_000_000  # 2023-11-14 22:13:20 UTC
@@ -81,10 +82,20 @@ class Pair:
         return self.go_on(self.session.on_bytes(data, self.now))
 
     def go_on(self, acts: list[Action]) -> list[Action]:
-        """``acts``, then the actions of the messages a Deliver paused, as the acceptor runs
-        them (it runs each batch before asking for :meth:`Session.more`)."""
-        while self.session.has_more:
-            acts = acts + self.session.more(self.now)
+        """``acts``, then the actions of the messages a Deliver or a password check paused,
+        as the acceptor runs them (it runs each batch before asking for :meth:`Session.more`,
+        and checks a password before :meth:`Session.password_checked`)."""
+        done = 0
+        while True:
+            new, done = acts[done:], len(acts)
+            check = next((a for a in new if isinstance(a, CheckPassword)), None)
+            if check is not None:
+                ok = verify_password(check.password, check.password_hash)
+                acts = acts + self.session.password_checked(ok, self.now)
+            elif self.session.has_more:
+                acts = acts + self.session.more(self.now)
+            else:
+                break
         self.actions += acts
         return acts
 

@@ -24,6 +24,7 @@ from fix_gateway.config import SessionConfig
 from fix_gateway.errors import LocalProtocolError
 from fix_gateway.session import (
     TRANSITIONS,
+    CheckPassword,
     Deliver,
     Disconnect,
     LoadMessages,
@@ -124,6 +125,57 @@ def test_logon_password_required_and_checked() -> None:
     assert any(isinstance(a, LoggedOn) for a in acts)
     p3 = Pair(cfg)
     assert "Invalid Username" in sent(p3.logon())[0].get(58)  # no credentials at all
+
+
+def test_a_logon_password_is_checked_outside_the_session_and_later_messages_wait() -> None:
+    """PBKDF2 takes tens of milliseconds: the session asks the transport to check it
+    (CheckPassword) and holds the Logon and what follows it until the answer."""
+    stored = hash_password("s3cret", iterations=1000)
+    p = Pair(_cfg(username="alice", password_hash=stored))
+    data = (client_msg("A", [(98, 0), (108, 30), (553, "alice"), (554, "s3cret")], seq=1,
+                       time_ns=p.now)
+            + client_msg("1", [(112, "T1")], seq=2, time_ns=p.now))
+    acts = p.session.on_bytes(data, p.now)
+    assert acts == [CheckPassword("s3cret", stored)]
+    assert "s3cret" not in repr(acts)
+    assert p.session.state is SessionState.AWAIT_LOGON and p.session.messages_in == 0
+    assert p.log.messages == []  # logged when handled, once
+    acts = p.session.password_checked(True, p.now)
+    assert [m.msg_type for m in sent(acts)] == ["A", "0"]
+    assert sent(acts)[1].get(112) == "T1"
+    assert p.session.messages_in == 2 and len(p.log.messages) == 4
+    assert p.store.next_target_seq == 3
+
+
+def test_a_failed_password_check_refuses_the_logon_and_a_wrong_username_needs_none() -> None:
+    stored = hash_password("s3cret", iterations=1000)
+    p = Pair(_cfg(username="alice", password_hash=stored))
+    assert p.session.on_bytes(client_msg("A", [(98, 0), (108, 30), (553, "alice"),
+                                               (554, "x")], seq=1, time_ns=p.now),
+                              p.now) == [CheckPassword("x", stored)]
+    acts = p.session.password_checked(False, p.now)
+    [logout] = sent(acts)
+    assert logout.get(58) == "Invalid Username or Password" and disconnected(acts)
+    p2 = Pair(_cfg(username="alice", password_hash=stored))
+    acts = p2.session.on_bytes(client_msg("A", [(98, 0), (108, 30), (553, "bob"),
+                                                (554, "s3cret")], seq=1, time_ns=p2.now),
+                               p2.now)
+    assert not any(isinstance(a, CheckPassword) for a in acts)
+    assert sent(acts)[0].get(58) == "Invalid Username or Password"
+
+
+def test_a_check_that_ends_after_the_connection_changes_nothing() -> None:
+    stored = hash_password("s3cret", iterations=1000)
+    p = Pair(_cfg(username="alice", password_hash=stored))
+    p.session.on_bytes(client_msg("A", [(98, 0), (108, 30), (553, "alice"), (554, "s3cret")],
+                                  seq=1, time_ns=p.now), p.now)
+    p.session.on_disconnect(p.now)
+    assert p.session.password_checked(True, p.now) == []
+    assert p.session.state is SessionState.DISCONNECTED
+    p.session.connect(p.now)  # a new connection is not logged on by the old check
+    acts = p.session.on_bytes(client_msg("A", [(98, 0), (108, 30), (553, "alice"),
+                                               (554, "nope")], seq=1, time_ns=p.now), p.now)
+    assert acts == [CheckPassword("nope", stored)]
 
 
 def test_logon_disabled_session_refused() -> None:

@@ -1,0 +1,102 @@
+"""Logon passwords are checked off the event loop: PBKDF2 takes tens of milliseconds per
+Logon (seconds with many iterations), during which every other session must be served."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+
+import pytest
+from support.rawclient import RawClient
+
+from fix_gateway.auth import hash_password
+from fix_gateway.codec import Message
+from fix_gateway.config import SessionID, parse_config
+from fix_gateway.server import FixAcceptor
+
+SLOW_ITERATIONS = 3_000_000  # ~1.3 s of PBKDF2 on the development machine
+
+
+@functools.cache
+def slow_hash() -> str:
+    return hash_password("s3cret", iterations=SLOW_ITERATIONS)
+
+
+class SilentApp:
+    def on_logon(self, session_id: SessionID) -> None:
+        pass
+
+    def on_logout(self, session_id: SessionID) -> None:
+        pass
+
+    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
+        pass
+
+    def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
+        pass
+
+
+@pytest.fixture
+async def acceptor() -> AsyncIterator[FixAcceptor]:
+    config = parse_config(f"""\
+[DEFAULT]
+SenderCompID=VENUE
+SocketAcceptHost=127.0.0.1
+SocketAcceptPort=0
+[SESSION]
+TargetCompID=OPEN
+[SESSION]
+TargetCompID=GUARDED
+Username=alice
+PasswordHash={slow_hash()}
+""")
+    acceptor = FixAcceptor(config, SilentApp(), tick=0.05)
+    await acceptor.start()
+    yield acceptor
+    await acceptor.stop()
+
+
+def logon(user: str, password: str) -> list[tuple[int, object]]:
+    return [(35, "A"), (98, 0), (108, 30), (553, user), (554, password)]
+
+
+async def test_other_sessions_are_served_while_a_password_is_checked(acceptor) -> None:
+    open_client = RawClient(acceptor.port, "OPEN", "VENUE")
+    await open_client.connect()
+    open_client.send([(35, "A"), (98, 0), (108, 30)])
+    await open_client.receive(1)
+    guarded = RawClient(acceptor.port, "GUARDED", "VENUE")
+    await guarded.connect()
+    guarded.send(logon("alice", "s3cret"))
+    answers: list[str] = []
+
+    async def guarded_answer() -> Message:
+        [msg] = await guarded.receive(1, wait=60)
+        answers.append("logon")
+        return msg
+
+    waiting = asyncio.create_task(guarded_answer())
+    await asyncio.sleep(0.2)  # the venue has the Logon and is hashing
+    for i in range(20):
+        open_client.send([(35, "1"), (112, f"T{i}")])
+        [heartbeat] = await open_client.receive(1)
+        assert heartbeat.get(112) == f"T{i}"
+    answers.append("heartbeats")
+    reply = await waiting
+    assert answers == ["heartbeats", "logon"]  # blocked, the loop would answer in turn
+    assert reply.msg_type == "A" and reply.get(34) == "1"
+    await guarded.close()
+    await open_client.close()
+
+
+async def test_a_wrong_password_checked_off_the_loop_is_refused(acceptor) -> None:
+    guarded = RawClient(acceptor.port, "GUARDED", "VENUE")
+    await guarded.connect()
+    guarded.send(logon("alice", "wrong"))
+    [logout] = await guarded.receive(1, wait=60)
+    assert logout.msg_type == "5" and logout.get(58) == "Invalid Username or Password"
+    assert await guarded.reader.read(1) == b""  # then disconnected
+    info = next(i for i in acceptor.sessions() if i.session_id == "FIX.4.4:VENUE->GUARDED")
+    assert (info.state, info.next_target_seq) == ("disconnected", 1)
+    await guarded.close()
