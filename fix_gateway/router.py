@@ -110,6 +110,16 @@ class Connection:
         s = self.session
         return s.more(now_ns) if s is not None and self.is_current else []
 
+    @property
+    def is_resending(self) -> bool:
+        """The bound session answers a ResendRequest part by part (``Session.is_resending``)."""
+        s = self.session
+        return s is not None and s.is_resending and self.is_current
+
+    def resend_more(self, now_ns: int) -> list[Action]:
+        s = self.session
+        return s.resend_more(now_ns) if s is not None and self.is_current else []
+
     def on_timer(self, now_ns: int) -> list[Action]:
         if self.closed:
             return []

@@ -92,7 +92,7 @@ class SessionInfo:
 class _Conn:
     """Transport side of one connection."""
 
-    __slots__ = ("closing", "core", "reader", "writer")
+    __slots__ = ("closing", "core", "reader", "resending", "writer")
 
     def __init__(
         self, core: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -101,6 +101,7 @@ class _Conn:
         self.reader = reader
         self.writer = writer
         self.closing = False
+        self.resending: asyncio.Task[None] | None = None  # answering a ResendRequest
 
 
 class FixAcceptor:
@@ -365,6 +366,26 @@ class FixAcceptor:
         core = conn.core
         while core.has_more:
             self._execute(conn, core.more(self._clock()))
+        if core.is_resending and conn.resending is None:
+            conn.resending = asyncio.get_running_loop().create_task(self._resend_rest(conn))
+            self._tasks.add(conn.resending)
+            conn.resending.add_done_callback(self._tasks.discard)
+
+    async def _resend_rest(self, conn: _Conn) -> None:
+        """Answer the rest of a ResendRequest a part per loop turn, as fast as the client
+        reads it, so that one client's resend does not stop the venue."""
+        core = conn.core
+        try:
+            while core.is_resending and not conn.closing:
+                await conn.writer.drain()
+                await asyncio.sleep(0)
+                if conn.closing:
+                    break
+                self._execute_all(conn, core.resend_more(self._clock()))
+        except (ConnectionError, OSError) as e:
+            logger.info("connection from %s lost during a resend: %s", core.remote_host, e)
+        finally:
+            conn.resending = None
 
     def _execute(self, conn: _Conn, actions: list[Action]) -> None:
         """Run a session's actions in order (Sends are batched, see the module docstring)."""

@@ -29,7 +29,7 @@ test cases (e.g. "FIX 4.4 2b").
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from fix_gateway.auth import verify_password
@@ -69,6 +69,9 @@ MAX_QUEUED_MESSAGES: Final = 10_000
 MAX_QUEUED_BYTES: Final = 64 << 20
 #: The longest TestReqID(112) the venue echoes.
 MAX_TEST_REQ_ID: Final = 256
+#: A ResendRequest is answered this many MsgSeqNums at a time, the transport giving the event
+#: loop to the other sessions between two parts (100,000 messages at once held it ~2 s).
+RESEND_CHUNK: Final = 500
 _NEW_SEQ_NO_TOO_LARGE: Final = (
     f"Value is incorrect (out of range) for this tag: NewSeqNo(36) above {MAX_SEQ_NUM}"
 )
@@ -178,6 +181,16 @@ class CheckPassword:
         return "CheckPassword(...)"
 
 
+@dataclass(slots=True)
+class _Resend:
+    """A ResendRequest being answered part by part (see :data:`RESEND_CHUNK`)."""
+
+    next: int  # the next MsgSeqNum to resend
+    end: int
+    gap_start: int = 0  # first MsgSeqNum of a GapFill not yet sent (0: none)
+    after: list[Send] = field(default_factory=list)  # new messages, sent once it is done
+
+
 Action = (
     Send | Deliver | Disconnect | LoggedOn | LoggedOut | SessionEvent | LoadMessages
     | CheckPassword
@@ -228,6 +241,7 @@ class Session:
         self._draining = False
         self._loaded = False  # the next ResendRequest's messages were just loaded
         self._password_ok: bool | None = None  # the held Logon's password, once checked
+        self._resend: _Resend | None = None
         self._test_req_id: str | None = None
         self._test_req_count = 0
         self._logout_sent_ns = 0
@@ -261,6 +275,7 @@ class Session:
         self._draining = False
         self._loaded = False
         self._password_ok = None
+        self._resend = None
         self._test_req_id = None
         self._test_req_count = 0
         self.log.on_event(f"Connection from {remote or 'unknown'}", now_ns)
@@ -296,6 +311,26 @@ class Session:
             return []
         self._password_ok = ok
         return self._handle_raws(held, now_ns)
+
+    @property
+    def is_resending(self) -> bool:
+        """True while a ResendRequest is answered part by part: the transport calls
+        :meth:`resend_more` once per event-loop turn; received messages wait until it is done,
+        and messages the venue sends meanwhile go out after it."""
+        return self._resend is not None
+
+    def resend_more(self, now_ns: int) -> list[Action]:
+        """The next part of the resend (see :attr:`is_resending`); after the last one, the
+        messages sent meanwhile, then the handling of what was received meanwhile."""
+        out: list[Action] = []
+        if self._resend is None or self.state is S.DISCONNECTED:
+            return out
+        self._resend_part(now_ns, out)
+        if self._resend is None:
+            held, self._held = self._held, None
+            if held:
+                out += self._handle_raws(held, now_ns)
+        return out
 
     @property
     def has_more(self) -> bool:
@@ -343,6 +378,9 @@ class Session:
             self.last_received_ns = now_ns
             self.messages_in += 1
             self._handlers[self.state](msg, now_ns, out)
+            if self._resend is not None:  # the rest waits for resend_more()
+                self._held = raws[i + 1:]
+                break
             if self._draining or (i < last and out and type(out[-1]) is Deliver):
                 self._rest, self._rest_at = raws, i + 1  # answers in MsgSeqNum order
                 break
@@ -379,6 +417,7 @@ class Session:
         self.last_received_ns = now_ns
         self.messages_in += 1
         self._handlers[self.state](msg, now_ns, out)
+        self._finish_resend(now_ns, out)
         return out
 
     def on_timer(self, now_ns: int) -> list[Action]:
@@ -406,7 +445,7 @@ class Session:
                 self._start_logout("New session period started", now_ns, out)
                 return out
         hb = self._hb_ns
-        if hb <= 0:
+        if hb <= 0 or self._resend is not None:  # a resend in progress is traffic enough
             return out
         silent = now_ns - self.last_received_ns
         if silent >= hb * 12 // 5:  # 2.4 x HeartBtInt: the TestRequest went unanswered (4b)
@@ -437,7 +476,11 @@ class Session:
         if msg_type in ADMIN_MSG_TYPES:
             raise LocalProtocolError(f"send_app() with session message type {msg_type!r}")
         if self.is_logged_on:
-            return self._send(msg_type, body, now_ns)
+            send = self._send(msg_type, body, now_ns)
+            if self._resend is not None:  # after the resend, in MsgSeqNum order
+                self._resend.after.append(send)
+                return None
+            return send
         self._send(msg_type, body, now_ns, log=False)
         return None
 
@@ -631,6 +674,7 @@ class Session:
                 # Serve a ResendRequest at once so that two sides with gaps cannot deadlock.
                 self._served_early.add(seq)
                 self._serve_resend(msg, seq, now_ns, out)
+                self._finish_resend(now_ns, out)  # before the ResendRequest of our own
             self._queue[seq] = msg
             self._queued_bytes += len(msg.raw)
             if not self._resend_pending or (
@@ -715,6 +759,7 @@ class Session:
 
     def _drain_queue(self, now_ns: int, out: list[Action]) -> None:
         """Process queued messages that are now in sequence (after a gap was filled)."""
+        self._finish_resend(now_ns, out)  # their answers come after it
         queue = self._queue
         store = self.store
         while queue and self.is_logged_on:
@@ -834,7 +879,8 @@ class Session:
         self.log.on_event(f"Sent ResendRequest FROM: {expected} TO: infinity", now_ns)
 
     def _serve_resend(self, msg: Message, seq: int, now_ns: int, out: list[Action]) -> None:
-        """Answer a ResendRequest (FIX 4.4 8): app messages again, admin ones as a GapFill."""
+        """Answer a ResendRequest (FIX 4.4 8): app messages again, admin ones as a GapFill.
+        The first part goes out here; if more remain, :attr:`is_resending` is True."""
         begin = msg.get_int(7)
         end = msg.get_int(16)
         if begin is None or end is None or begin < 1:
@@ -845,9 +891,22 @@ class Session:
         self.log.on_event(f"Received ResendRequest FROM: {begin} TO: {msg.get(16)}", now_ns)
         if begin > end:
             return
+        self._resend = _Resend(begin, end)
+        self._resend_part(now_ns, out)
+
+    def _finish_resend(self, now_ns: int, out: list[Action]) -> None:
+        """All the rest of a resend at once, where handling cannot pause."""
+        while self._resend is not None:
+            self._resend_part(now_ns, out)
+
+    def _resend_part(self, now_ns: int, out: list[Action]) -> None:
+        r = self._resend
+        assert r is not None
         now_text = format_utc_timestamp(now_ns)
+        begin = r.next
+        end = min(r.end, begin + RESEND_CHUNK - 1)
         stored = dict(self.store.get(begin, end))
-        gap_start = 0
+        gap_start = r.gap_start
         for s in range(begin, end + 1):
             raw = stored.get(s)
             old = parse(raw) if raw is not None else None
@@ -863,9 +922,14 @@ class Session:
             )
             self.log.on_outgoing(raw, now_ns)
             out.append(Send(raw, s))
+        self.last_sent_ns = now_ns
+        if end < r.end:
+            r.next, r.gap_start = end + 1, gap_start
+            return
         if gap_start:
             out.append(self._gap_fill(gap_start, end + 1, now_text, now_ns))
-        self.last_sent_ns = now_ns
+        self._resend = None
+        out += r.after
 
     def _gap_fill(self, begin: int, new_seq: int, now_text: str, now_ns: int) -> Send:
         raw = self.encoder.encode(
@@ -955,6 +1019,7 @@ class Session:
         self._queued_bytes = 0
         self._served_early.clear()
         self._resend_pending = False
+        self._resend = None
         self._test_req_id = None
         cfg = self.config
         if cfg.reset_on_disconnect or (logout and cfg.reset_on_logout):

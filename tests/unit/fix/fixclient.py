@@ -82,9 +82,10 @@ class Pair:
         return self.go_on(self.session.on_bytes(data, self.now))
 
     def go_on(self, acts: list[Action]) -> list[Action]:
-        """``acts``, then the actions of the messages a Deliver or a password check paused,
-        as the acceptor runs them (it runs each batch before asking for :meth:`Session.more`,
-        and checks a password before :meth:`Session.password_checked`)."""
+        """``acts``, then the actions of the messages a Deliver, a password check or a resend
+        paused, as the acceptor runs them (it runs each batch before asking for
+        :meth:`Session.more`, checks a password before :meth:`Session.password_checked`, and
+        asks for a resend's parts with :meth:`Session.resend_more`)."""
         done = 0
         while True:
             new, done = acts[done:], len(acts)
@@ -94,6 +95,8 @@ class Pair:
                 acts = acts + self.session.password_checked(ok, self.now)
             elif self.session.has_more:
                 acts = acts + self.session.more(self.now)
+            elif self.session.is_resending:
+                acts = acts + self.session.resend_more(self.now)
             else:
                 break
         self.actions += acts

@@ -648,6 +648,59 @@ def test_8_resend_request_app_messages_possdup_and_admin_gap_filled() -> None:
     assert p.store.next_sender_seq == 6  # resends do not take new numbers
 
 
+def test_a_long_resend_goes_out_in_parts_and_what_comes_meanwhile_waits_for_it() -> None:
+    """A resend of more than RESEND_CHUNK messages is answered a part per resend_more() (the
+    transport gives the event loop to other sessions in between); messages received meanwhile
+    are handled after it, and messages the venue sends meanwhile go out after it."""
+    chunk = session_module.RESEND_CHUNK
+    p = logged_on()  # venue seq 1 = Logon
+    _venue_sends(p, chunk - 3)  # 2 .. chunk-2
+    p.timer(31)  # chunk-1 = Heartbeat
+    p.send("0")
+    p.timer(31)  # chunk = Heartbeat
+    p.send("0")
+    p.timer(31)  # chunk+1 = Heartbeat: a GapFill across the parts' boundary
+    p.send("0")
+    _venue_sends(p, chunk)  # chunk+2 .. 2*chunk+1
+    last = 2 * chunk + 1
+    data = client_msg("2", [(7, 1), (16, 0)], seq=p.seq) + client_msg(
+        "1", [(112, "T1")], seq=p.seq + 1)
+    p.seq += 2
+    first = sent(p.session.on_bytes(data, p.now))
+    assert p.session.is_resending and not p.session.has_more
+    assert [m.get(34) for m in first] == ["1"] + [str(s) for s in range(2, chunk - 1)]
+    assert p.session.on_timer(p.now + 3600 * SEC) == []  # no Heartbeat, TestRequest amid it
+    assert p.session.on_bytes(client_msg("1", [(112, "T2")], seq=p.seq), p.now) == []  # held
+    p.seq += 1
+    assert p.session.send_app("8", [(37, "NEW"), (150, "0")], p.now) is None  # after it
+    second = sent(p.session.resend_more(p.now))
+    assert p.session.is_resending
+    assert (second[0].msg_type, second[0].get(34), second[0].get(36)) == (
+        "4", str(chunk - 1), str(chunk + 2))
+    third = sent(p.session.resend_more(p.now))
+    assert not p.session.is_resending
+    every = first + second + third
+    resent = [m for m in every if m.get(43) == "Y"]
+    assert [m.msg_type for m in resent].count("4") == 2  # seq 1, and chunk-1 .. chunk+1
+    assert [(m.msg_type, m.get(34), m.get(112) or m.get(37)) for m in third[-3:]] == [
+        ("8", str(last + 1), "NEW"), ("0", str(last + 2), "T1"), ("0", str(last + 3), "T2")]
+    numbers: list[int] = []
+    for m in every:
+        start = int(m.get(34))
+        numbers += range(start, int(m.get(36))) if m.msg_type == "4" else [start]
+    assert numbers == list(range(1, last + 4))  # every number once, in order
+    assert p.store.next_target_seq == p.seq
+
+
+def test_a_connection_lost_during_a_long_resend_ends_it() -> None:
+    p = logged_on()
+    _venue_sends(p, session_module.RESEND_CHUNK * 2)
+    p.session.on_bytes(client_msg("2", [(7, 1), (16, 0)], seq=p.seq), p.now)
+    assert p.session.is_resending
+    p.session.on_disconnect(p.now)
+    assert not p.session.is_resending and p.session.resend_more(p.now) == []
+
+
 def test_resend_consecutive_admin_messages_collapse() -> None:
     p = logged_on()  # 1 = Logon
     p.timer(31)  # 2 = Heartbeat

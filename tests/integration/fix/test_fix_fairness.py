@@ -1,5 +1,6 @@
-"""Logon passwords are checked off the event loop: PBKDF2 takes tens of milliseconds per
-Logon (seconds with many iterations), during which every other session must be served."""
+"""One client's expensive request does not stop the others: a Logon's password is checked
+off the event loop (PBKDF2 takes tens of milliseconds, seconds with many iterations), and a
+long ResendRequest is answered a part per loop turn, as fast as its client reads."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ SocketAcceptHost=127.0.0.1
 SocketAcceptPort=0
 [SESSION]
 TargetCompID=OPEN
+[SESSION]
+TargetCompID=OTHER
 [SESSION]
 TargetCompID=GUARDED
 Username=alice
@@ -100,3 +103,36 @@ async def test_a_wrong_password_checked_off_the_loop_is_refused(acceptor) -> Non
     info = next(i for i in acceptor.sessions() if i.session_id == "FIX.4.4:VENUE->GUARDED")
     assert (info.state, info.next_target_seq) == ("disconnected", 1)
     await guarded.close()
+
+
+async def test_other_sessions_are_served_during_a_long_resend(acceptor) -> None:
+    resending = RawClient(acceptor.port, "OPEN", "VENUE")
+    await resending.connect()
+    resending.send([(35, "A"), (98, 0), (108, 30)])
+    await resending.receive(1)
+    count = 50_000  # ~10 MB: more than the socket buffers hold while the client does not read
+    for i in range(count):
+        acceptor.send("FIX.4.4:VENUE->OPEN", "8", [(37, f"O{i}"), (150, "0"), (39, "0")])
+    await resending.receive(count)
+    other = RawClient(acceptor.port, "OTHER", "VENUE")
+    await other.connect()
+    other.send([(35, "A"), (98, 0), (108, 30)])
+    await other.receive(1)
+    resending.send([(35, "2"), (7, 1), (16, 0)])
+    resending.send([(35, "1"), (112, "AFTER")])
+    await asyncio.sleep(0.05)
+    other.send([(35, "1"), (112, "T1")])
+    [heartbeat] = await other.receive(1)
+    assert heartbeat.get(112) == "T1"
+    session = acceptor.session("FIX.4.4:VENUE->OPEN")
+    assert session.is_resending  # the resend waits for its client, the other is served
+    acceptor.send("FIX.4.4:VENUE->OPEN", "8", [(37, "NEW"), (150, "0"), (39, "0")])
+    got = await resending.receive(count + 3, wait=30)
+    assert (got[0].msg_type, got[0].get(34), got[0].get(36)) == ("4", "1", "2")  # the Logon
+    assert [m.get(37) for m in got[1:count + 1]] == [f"O{i}" for i in range(count)]
+    assert [m.get(34) for m in got[1:count + 1]] == [str(s) for s in range(2, count + 2)]
+    assert all(m.get(43) == "Y" for m in got[:count + 1])
+    assert [(m.msg_type, m.get(34), m.get(37) or m.get(112)) for m in got[count + 1:]] == [
+        ("8", str(count + 2), "NEW"), ("0", str(count + 3), "AFTER")]
+    await other.close()
+    await resending.close()
