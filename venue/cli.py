@@ -120,8 +120,9 @@ def run(
     db: Annotated[
         str | None,
         typer.Option(
-            help="Store URL (sqlite+aiosqlite:///file.db, postgresql+asyncpg://...), "
-            "or 'none' to run without persistence. Default: StoreURL in sessions.cfg.",
+            help="Store URL (sqlite+aiosqlite:///file.db, a relative path being from the "
+            "current folder; postgresql+asyncpg://...), or 'none' to run without "
+            "persistence. Default: StoreURL in sessions.cfg.",
             envvar="VENUE_DB",
         ),
     ] = None,
@@ -172,9 +173,12 @@ def run(
             pin_event_loop(cpu)
         except PinError as exc:
             raise fail(f"--cpu {cpu}: {exc}") from None
-    base = config.resolve().parent
-    given_url: str = db or cfg.default.store_url or DEFAULT_STORE_URL
-    # a SQLite file's folder is made by the venue's claim
+    # A SQLite path is relative to the current folder when given with --db (as in every
+    # other command), to the sessions.cfg folder when it comes from the file; the venue's
+    # claim makes the file's folder.
+    given_url, base = (db, Path.cwd()) if db else (
+        cfg.default.store_url or DEFAULT_STORE_URL, config.resolve().parent
+    )
     store_url = None if given_url.lower() == "none" else resolve_sqlite_url(given_url, base)
     mqtt_url = mqtt or cfg.default.mqtt_url
     if mqtt_url is not None and mqtt_url.lower() == "none":

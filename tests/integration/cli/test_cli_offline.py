@@ -6,6 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from support.procs import (
+    sessions_cfg,
+    start_venue,
+    terminate,
+    venue_cmd,
+    wait_admin,
+    write_venue_files,
+)
 from typer.testing import CliRunner
 
 from fix_gateway.config import load_config
@@ -147,3 +155,27 @@ def test_a_store_error_names_the_store_once_and_hides_its_password(tmp_path: Pat
     assert result.exit_code == 1
     assert "secret" not in result.stderr
     assert result.stderr.count("postgresql+asyncpg://u:***@127.0.0.1:1/x") == 1
+
+
+def test_a_relative_sqlite_path_given_with_db_is_from_the_current_folder(tmp_path: Path) -> None:
+    """As in `db upgrade --db` and the other commands; StoreURL in sessions.cfg stays relative
+    to the file's folder."""
+    conf_dir, work = tmp_path / "conf", tmp_path / "work"
+    conf_dir.mkdir()
+    work.mkdir()
+    text = sessions_cfg("RELV", 0, ["REL1"]).replace(
+        "[SESSION]", "StoreURL=sqlite+aiosqlite:///c.db\n[SESSION]")
+    cfg = write_venue_files(conf_dir, "symbol,tick_size\nTEST,0.01\n", text)
+    sock = tmp_path / "v.sock"
+    for db, made in (["--db", "sqlite+aiosqlite:///w.db"], work / "w.db"), ([], conf_dir / "c.db"):
+        cmd = venue_cmd("run", "--config", str(cfg), *db, "--mqtt", "none",
+                        "--admin-socket", str(sock))
+        log = tmp_path / "venue.log"
+        proc = start_venue(cmd, log, cwd=work)
+        try:
+            wait_admin(proc, sock, 30, log.read_text)
+        finally:
+            terminate(proc)
+        assert made.is_file(), sorted(p.name for p in tmp_path.rglob("*.db"))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.db")) == [
+        "conf/c.db", "work/w.db"]
