@@ -361,6 +361,8 @@ def replace_order(
     expire = _expiry(msg)
     if isinstance(expire, Refusal):
         return expire
+    if tif is not None and tif is not TimeInForce.GTD:
+        expire = None  # ignored, as on a new order (only a GTD order has an expiry)
     return _replace_order(
         now_ns, owner, msg.get(11) or "", msg.get(41) or "", Qty(qty), price, stop,
         order_id(msg), symbol, _SIDES.get(msg.get(54) or ""), display, tif, expire,
@@ -470,13 +472,17 @@ def _report(
     last: tuple[int, int] | None = None,
     text: str | None = None,
     liquidity: str | None = None,
+    restatement: str | None = None,
 ) -> EncodedBody:
     """An ExecutionReport's body, encoded here at once (the commonest message the venue
     sends: a string built in place, not a list of fields encoded after)."""
     body = f"37={spec.order_id}\x0111={cl_ord_id or spec.cl_ord_id}\x01"
     if orig_cl_ord_id:
         body += f"41={orig_cl_ord_id}\x01"
-    body += f"17={exec_id}\x01150={exec_type}\x0139={status._value_}\x01"
+    body += f"17={exec_id}\x01150={exec_type}\x01"
+    if restatement is not None:
+        body += f"378={restatement}\x01"
+    body += f"39={status._value_}\x01"
     body += _order_fields(spec, instrument)
     if last is not None:
         last_qty, last_px = last
@@ -595,6 +601,11 @@ def replaced(ev: OrderReplaced, instrument: Instrument | None) -> EncodedBody:
     )
 
 
+#: ExecRestatementReason(378) 8, Market (Exchange) Option: the venue restated the order by
+#: a rule of its own.
+EXCHANGE_OPTION: Final = "8"
+
+
 def restated(ev: OrderRestated, instrument: Instrument | None) -> EncodedBody:
     """ExecType D: the venue reduced the order (self-trade prevention, decrement)."""
     return _report(
@@ -608,6 +619,7 @@ def restated(ev: OrderRestated, instrument: Instrument | None) -> EncodedBody:
         ev.cum_notional,
         ev.ts_ns,
         text=ev.text,
+        restatement=EXCHANGE_OPTION,  # ExecRestatementReason(378), required with 150=D
     )
 
 
@@ -737,7 +749,9 @@ def mass_cancel_refusal(msg: FieldSource, refusal: Refusal, now_ns: int) -> Body
         (37, "NONE"),
         (530, msg.get(530) or "7"),
         (531, "0"),
-        (532, "1" if refusal.reason is RejectReason.UNKNOWN_SYMBOL else "99"),
+        # 1 Invalid or unknown Security, else 0 Mass Cancel Not Supported (a request type
+        # other than 1 or 7): FIX 4.4's 532 is a char, so 99 (Other) fails its dictionary.
+        (532, "1" if refusal.reason is RejectReason.UNKNOWN_SYMBOL else "0"),
         (533, 0),
     ]
     if msg.get(55):

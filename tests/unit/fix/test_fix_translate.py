@@ -104,6 +104,24 @@ def test_translated_commands_equal_the_dataclass_built_ones() -> None:
     )
 
 
+@pytest.mark.parametrize(("tif", "expire_tag", "kept"), [
+    ("6", 126, True), (None, 126, True), ("0", 126, False), ("1", 432, False),
+    ("0", None, False),
+])  # fmt: skip
+def test_a_replace_ignores_an_expiry_with_a_time_in_force_other_than_gtd(
+    tif: str | None, expire_tag: int | None, kept: bool
+) -> None:
+    """As a new order does; without 59 the order's own TimeInForce decides (in the engine)."""
+    fields = {11: "C3", 41: "C2", 55: "TEST", 54: "1", 38: "200", 44: "10.01"}
+    if tif is not None:
+        fields[59] = tif
+    if expire_tag is not None:
+        fields[expire_tag] = EXPIRE if expire_tag == 126 else EXPIRE[:8]
+    result = translate.replace_order(Fields(fields), RULES.owner, Instruments(), T)
+    assert isinstance(result, ReplaceOrder)
+    assert (result.expire_ns is not None) == kept
+
+
 def test_a_refused_new_order_carries_what_was_understood() -> None:
     """The rejection's ExecutionReport echoes the request: the command built for it has the
     identifying fields, and no price, expiry, display or minimum quantity."""
@@ -214,3 +232,20 @@ def test_execution_report_bodies_field_by_field() -> None:
         f"37={accepted.spec.order_id}\x0111=s1\x0117={trade.seq}S\x01150=F\x0139=1\x01{order}"
         "32=7\x0131=10.05\x01151=33\x0114=7\x016=10.05\x0160=20231114-22:13:20.005\x01851=1\x01"
     )
+
+
+def test_a_restated_order_says_why_in_exec_restatement_reason() -> None:
+    """FIX 4.4 requires ExecRestatementReason(378) with ExecType D: 8, the venue's option."""
+    from venue.engine import MatchingEngine
+    from venue.events import OrderRestated
+
+    instrument = Instrument("TEST", Decimal("0.01"))
+    engine = MatchingEngine([instrument])
+    common = dict(ts_ns=T, owner="S", symbol="TEST", ord_type=OrdType.LIMIT, price=Price(1005),
+                  stp_group="G", stp_mode=StpMode.DECREMENT_AND_CANCEL)
+    engine.handle(NewOrder(cl_ord_id="s1", side=Side.SELL, qty=Qty(50), **common))  # type: ignore[arg-type]
+    events = engine.handle(NewOrder(cl_ord_id="b1", side=Side.BUY, qty=Qty(30), **common))  # type: ignore[arg-type]
+    restated = next(e for e in events if isinstance(e, OrderRestated))
+    body = translate.restated(restated, instrument)
+    assert f"\x01150=D\x01378=8\x0139=0\x01" in f"\x01{body}"
+    assert "\x0138=20\x01" in body and "\x01151=20\x01" in body

@@ -239,6 +239,19 @@ def test_a_mass_cancel_for_an_unknown_symbol_is_rejected_as_such() -> None:
     assert entry._venue.engine.live_order_count() == 1  # type: ignore[attr-defined]
 
 
+def test_an_unsupported_mass_cancel_type_is_rejected_not_supported() -> None:
+    """532=0, a value FIX 4.4's char field can hold (a QuickFIX client rejects 99)."""
+    entry, outbox = setup()
+    _live_order(entry, outbox)
+    entry.on_message(A, app_message("q", [(11, "M1"), (530, "3"), (60, "20260101-00:00:00")]),
+                     NOW)
+    [(_, kind, report)] = outbox.sent
+    assert (kind, report[11], report[530], report[531], report[532], report[533]) == (
+        "r", "M1", "3", "0", "0", "0")
+    assert report[58] == "MassCancelRequestType(530) 3 is not supported (1 or 7)"
+    assert entry._venue.engine.live_order_count() == 1  # type: ignore[attr-defined]
+
+
 def test_a_status_report_echoes_ord_status_req_id_and_names_the_current_cl_ord_id() -> None:
     entry, outbox = setup()
     order_id = _live_order(entry, outbox)
