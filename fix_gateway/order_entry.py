@@ -17,14 +17,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from fix_gateway import translate
 from fix_gateway.codec import EncodedBody, Message, OutBody, encode_body
 from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.translate import Body, Refusal, SessionRules
-from venue.commands import CancelOrder, Command, MassCancel, NewOrder, RejectOrder, ReplaceOrder
+from venue.commands import (
+    CancelOrder,
+    Command,
+    MassCancel,
+    NewOrder,
+    RejectOrder,
+    ReplaceOrder,
+    StatusQuery,
+)
 from venue.events import (
     CancelRejected,
     Event,
@@ -110,27 +118,34 @@ RECENT_CL_ORD_IDS = 100_000
 
 
 class RecentIds:
-    """The last ``keep`` ids added, at least (at most twice as many), in constant memory:
-    two generations of sets, the older dropped when the newer fills."""
+    """The last ``keep`` ClOrdIDs added, at least (at most twice as many), each with its
+    order's id (None for a rejected order), in constant memory: two generations of dicts,
+    the older dropped when the newer fills. A replaced order is found by any of its
+    ClOrdIDs, which the engine knows only by the current one."""
 
     __slots__ = ("_new", "_old", "keep")
 
     def __init__(self, keep: int = RECENT_CL_ORD_IDS) -> None:
         self.keep = keep
-        self._new: set[str] = set()
-        self._old: set[str] = set()
+        self._new: dict[str, int | None] = {}
+        self._old: dict[str, int | None] = {}
 
-    def add(self, item: str) -> None:
+    def add(self, item: str, order_id: int | None = None) -> None:
         new = self._new
-        new.add(item)
+        new[item] = order_id
         if len(new) >= self.keep:
-            self._old, self._new = new, set()
+            self._old, self._new = new, {}
 
     def __contains__(self, item: object) -> bool:
         return item in self._new or item in self._old
 
+    def order_id(self, item: str) -> int | None:
+        """The id of the order that used ClOrdID ``item``, if it is remembered."""
+        found = self._new.get(item)
+        return found if found is not None else self._old.get(item)
+
     def __len__(self) -> int:
-        return len(self._new | self._old)
+        return len(self._new.keys() | self._old.keys())
 
 
 @dataclass(slots=True)
@@ -208,12 +223,13 @@ class OrderEntry:
     def attach(self, sender: Sender) -> None:
         self._sender = sender
 
-    def remember_cl_ord_ids(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Seed duplicate detection with (owner, ClOrdID) pairs seen before a restart."""
-        for owner, cl_ord_id in pairs:
+    def remember_cl_ord_ids(self, used: Iterable[tuple[str, str, int | None]]) -> None:
+        """Seed duplicate detection with the (owner, ClOrdID, order id) used before a restart
+        (order id None: a rejected order)."""
+        for owner, cl_ord_id, order_id in used:
             state = self._sessions.get(owner)
             if state is not None:
-                state.seen_cl_ord_ids.add(cl_ord_id)
+                state.seen_cl_ord_ids.add(cl_ord_id, order_id)
 
     # -- Application ----------------------------------------------------------------------------
 
@@ -289,9 +305,7 @@ class OrderEntry:
             # FIX 4.4 duplicate detection: a resent order already seen is never executed
             # twice; the client learns the order's state from a status report.
             log.info("%s: PossResend NewOrderSingle %s already seen", state.rules.owner, cl_ord_id)
-            self._venue.submit(
-                translate.status_query(msg, state.rules.owner, now_ns)
-            )
+            self._venue.submit(self._status_query(state, msg, now_ns))
             return
         result = translate.new_order(msg, state.rules, self._venue, now_ns)
         if isinstance(result, tuple):
@@ -427,9 +441,20 @@ class OrderEntry:
     def _status(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         self._status_req_id = msg.get(790)  # echoed by _on_status, called inside submit
         try:
-            self._venue.submit(translate.status_query(msg, state.rules.owner, now_ns))
+            self._venue.submit(self._status_query(state, msg, now_ns))
         finally:
             self._status_req_id = None
+
+    @staticmethod
+    def _status_query(state: _SessionState, msg: Message, now_ns: int) -> StatusQuery:
+        """The status of the order ``msg`` names: by OrderID(37) if given, else by its
+        ClOrdID(11), any of a replaced order's (the engine knows the current one only)."""
+        query = translate.status_query(msg, state.rules.owner, now_ns)
+        if query.order_id is None:
+            order_id = state.seen_cl_ord_ids.order_id(query.cl_ord_id)
+            if order_id is not None:
+                query = replace(query, order_id=OrderId(order_id))
+        return query
 
     def _mass_cancel(self, state: _SessionState, msg: Message, now_ns: int) -> None:
         result = translate.mass_cancel(msg, state.rules.owner, now_ns)
@@ -495,7 +520,7 @@ class OrderEntry:
         if type(ev) is OrderAccepted or type(ev) is OrderReplaced:
             state = self._sessions.get(spec.owner)
             if state is not None:
-                state.seen_cl_ord_ids.add(spec.cl_ord_id)
+                state.seen_cl_ord_ids.add(spec.cl_ord_id, spec.order_id)
 
     def _on_rejected(self, ev: OrderRejected) -> None:
         req = ev.request

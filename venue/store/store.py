@@ -1342,13 +1342,14 @@ class Store:
 
     async def cl_ord_ids_since(
         self, since_ns: int, limit: int | None = None
-    ) -> list[tuple[str, str]]:
-        """(owner, ClOrdID) of every order accepted, replaced or rejected since ``since_ns``,
-        oldest first (a replaced order's earlier ClOrdIDs included): what FIX duplicate
-        detection (PossResend) must remember across a restart. With ``limit``, only the
-        newest ``limit``."""
+    ) -> list[tuple[str, str, int | None]]:
+        """(owner, ClOrdID, order id) of every order accepted, replaced or rejected since
+        ``since_ns`` (order id None: rejected), oldest first (a replaced order's earlier
+        ClOrdIDs included): what FIX duplicate detection (PossResend) and status requests by
+        an earlier ClOrdID must remember across a restart. With ``limit``, only the newest
+        ``limit``."""
 
-        async def read(conn: AsyncConnection) -> list[tuple[str, str]]:
+        async def read(conn: AsyncConnection) -> list[tuple[str, str, int | None]]:
             e = models.events.c
             # Events are stored in time order: the first one since ``since_ns`` (by the
             # ts_ns index) starts a range of the primary key, read newest first without a
@@ -1358,16 +1359,16 @@ class Store:
             )
             if first is None:
                 return []
-            used = select(e.owner, e.cl_ord_id).where(
+            used = select(e.owner, e.cl_ord_id, e.order_id).where(
                 e.seq >= first,
                 e.kind.in_(_CL_ORD_ID_KINDS),
                 e.owner.is_not(None),
                 e.cl_ord_id.is_not(None),
             )
             if limit is None:
-                return [(r[0], r[1]) for r in await conn.execute(used.order_by(e.seq))]
+                return [(r[0], r[1], r[2]) for r in await conn.execute(used.order_by(e.seq))]
             newest = await conn.execute(used.order_by(e.seq.desc()).limit(limit))
-            return [(r[0], r[1]) for r in newest][::-1]
+            return [(r[0], r[1], r[2]) for r in newest][::-1]
 
         return await self._read("cl_ord_ids", read)
 

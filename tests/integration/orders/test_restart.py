@@ -59,11 +59,12 @@ async def test_restart_continues_orders_sequences_and_duplicate_detection(
     status = await buyer.next_app()
     assert (status[150], status[39], status[37], status[11]) == ("I", "0", first[37], "P1")
     assert int(status[34]) > seq_before
-    # ... nor of a replaced order by its first ClOrdID (the venue's answer: it has no order
-    # of that ClOrdID now, and executes nothing)
+    # ... nor of a replaced order by its first ClOrdID: the answer is that order's status,
+    # named by its current ClOrdID
     buyer.order("R1", "TEST", "1", 10, "4.00", extra=[(97, "Y")])
     status = await buyer.next_app()
-    assert (status[150], status[11]) == ("I", "R1")
+    assert (status[150], status[39], status[37], status[11], status[38]) == (
+        "I", "0", replaced[37], "R2", "12")
     live = harness.venue.engine.live_orders(owner="FIX.4.4:EXCH->SELLER")
     assert [(v.spec.cl_ord_id, v.spec.qty) for v in live] == [("P1", 10), ("R2", 12)]
     assert int(replaced[37]) == live[1].spec.order_id

@@ -358,10 +358,13 @@ async def test_cl_ord_ids_since_oldest_first_and_limited(store: Store) -> None:
     Scenario().journal(store)
     await store.commit()
     everything = await store.cl_ord_ids_since(T0)
-    # A1 replaced to A2 (both used up), B2 rejected; not the cancel's A3 (no order's)
-    assert everything == [(ALICE, "A1"), (BOB, "B1"), (ALICE, "A2"), (BOB, "B2"), (BOB, "B3")]
-    assert await store.cl_ord_ids_since(T0 + 2) == [(ALICE, "A2"), (BOB, "B2"), (BOB, "B3")]
-    assert await store.cl_ord_ids_since(T0, limit=2) == [(BOB, "B2"), (BOB, "B3")]
+    # A1 replaced to A2 (both used up, both order 1), B2 rejected (no order); not the
+    # cancel's A3 (no order's)
+    assert everything == [
+        (ALICE, "A1", 1), (BOB, "B1", 2), (ALICE, "A2", 1), (BOB, "B2", None), (BOB, "B3", 3)]
+    assert await store.cl_ord_ids_since(T0 + 2) == [
+        (ALICE, "A2", 1), (BOB, "B2", None), (BOB, "B3", 3)]
+    assert await store.cl_ord_ids_since(T0, limit=2) == [(BOB, "B2", None), (BOB, "B3", 3)]
     assert await store.cl_ord_ids_since(T0 + 6) == []
 
 

@@ -334,3 +334,23 @@ def test_a_replace_to_an_expiry_the_store_cannot_keep_is_refused() -> None:
         "ExpireDate(432) 99991231 is beyond 2262-04-11 23:47:16 UTC, the latest expiry the "
         "venue keeps"
     )
+
+
+def test_a_replaced_order_is_found_by_its_earlier_cl_ord_id() -> None:
+    """A NewOrderSingle resent (PossResend) after its order was replaced, or a status
+    request naming the first ClOrdID, gets the live order's status, not "unknown order"
+    (a client told its working order was rejected might send it again)."""
+    entry, outbox = setup()
+    order_id = _live_order(entry, outbox)
+    entry.on_message(A, app_message("G", _replace(t11="G1", t38=60)), NOW)
+    [(_, _, replaced)] = outbox.sent
+    outbox.sent.clear()
+    assert (replaced[150], replaced[11], replaced[41]) == ("5", "G1", "P")
+    entry.on_message(A, app_message("D", [(97, "Y"), *nos(t11="P", t38=100, t44="5.00")]),
+                     NOW)
+    entry.on_message(A, app_message("H", [(11, "P"), (55, "TEST"), (54, "1")]), NOW)
+    for kind, er in ((kind, er) for _, kind, er in outbox.sent):
+        assert (kind, er[150], er[37], er[11], er[39], er[38], er[151]) == (
+            "8", "I", order_id, "G1", "0", "60", "60")
+    assert len(outbox.sent) == 2
+    assert entry._venue.engine.live_order_count() == 1  # type: ignore[attr-defined]
