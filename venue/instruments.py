@@ -169,10 +169,9 @@ def _parse_row(row: dict[str, str], where: str) -> Instrument:
         text = col(name)
         if not text:
             return default
-        try:
-            return int(text)
-        except ValueError:
-            raise InstrumentError(f"{where}: {name}: expected an integer, got {text!r}") from None
+        if not (text.isascii() and text.lstrip("+-").isdigit()):  # int() takes "1_0", "\xb2"
+            raise InstrumentError(f"{where}: {name}: expected an integer, got {text!r}")
+        return int(text)
 
     def decimal(name: str) -> Decimal | None:
         text = col(name)
@@ -203,18 +202,20 @@ def _parse_row(row: dict[str, str], where: str) -> Instrument:
     min_qty = integer("min_qty", 1)
     assert lot_size is not None
     assert min_qty is not None
-    try:
+    max_qty = integer("max_qty", None)
+    price_band_pct = decimal("price_band_pct")
+    ref = decimal("reference_price")
+    try:  # the rules' own checks, named with the file and line once
         instrument = Instrument(
             symbol=symbol,
             tick_size=tick,
             lot_size=lot_size,  # 0 is an error, not "default"
             min_qty=min_qty,
-            max_qty=integer("max_qty", None),
-            price_band_pct=decimal("price_band_pct"),
+            max_qty=max_qty,
+            price_band_pct=price_band_pct,
             status=status,
             description=col("description"),
         )
-        ref = decimal("reference_price")
         if ref is not None:
             instrument = replace(instrument, reference_price=instrument.to_ticks(ref))
     except (InstrumentError, PriceError) as exc:

@@ -89,6 +89,10 @@ def test_load_full_and_minimal_rows(tmp_path: Path) -> None:
             "symbol,tick_size,reference_price\nAAA,0.01,100000000000\n",
             ":2: AAA: reference_price must be > 0 and at most 9000000000 ticks",
         ),
+        ("symbol,tick_size,max_qty\nAAA,0.01,x\n", ":2: max_qty: expected an integer, got 'x'"),
+        ("symbol,tick_size,reference_price\nAAA,0.01,abc\n", ":2: reference_price: expected a"),
+        ("symbol,tick_size,lot_size\nAAA,0.01,1_0\n", ":2: lot_size: expected an integer"),
+        ("symbol,tick_size,min_qty\nAAA,0.01,\u00b2\n", ":2: min_qty: expected an integer"),
     ],
 )
 def test_load_errors_name_file_line_and_column(tmp_path: Path, text: str, message: str) -> None:
@@ -96,6 +100,7 @@ def test_load_errors_name_file_line_and_column(tmp_path: Path, text: str, messag
     with pytest.raises(InstrumentError) as info:
         load_instruments(path)
     assert str(info.value).startswith(str(path))
+    assert str(info.value).count(str(path)) == 1  # named once
     assert message in str(info.value)
 
 
