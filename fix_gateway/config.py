@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fix_gateway.auth import is_password_hash
 from fix_gateway.errors import ConfigError
+from market_data.config import MarketDataConfig
 
 Scope = Literal["default", "any"]  # DEFAULT block only, or DEFAULT (as default) and SESSION
 
@@ -116,6 +117,25 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _pos_int(v: str) -> int:
+    n = _int(v)
+    if n < 1:
+        raise ValueError("expected an integer >= 1")
+    return n
+
+
+def _mqtt_url(v: str) -> str:
+    """An MQTT broker URL the market data publisher can use, or ``none``."""
+    if v.lower() != "none":
+        MarketDataConfig.from_url(v)  # a ValueError (ConfigError) says what is wrong
+    return v
+
+
+def _topic_prefix(v: str) -> str:
+    MarketDataConfig(url="mqtt://localhost", prefix=v)  # checks the prefix
+    return v
+
+
 def _password_hash(v: str) -> str:
     if not is_password_hash(v):
         raise ValueError("expected a hash from `python -m fix_gateway.auth`")
@@ -182,9 +202,9 @@ KEYS: Final[dict[str, Key]] = {
         Key("PermittedAccounts", _list, None, "any", "permitted_accounts"),
         Key("InstrumentsFile", _PATH, None, "default", "instruments_file"),
         Key("StoreURL", _str, None, "default", "store_url"),
-        Key("MqttURL", _str, None, "default", "mqtt_url"),
-        Key("MqttTopicPrefix", _str, None, "default", "mqtt_topic_prefix"),
-        Key("MqttDepth", _nonneg_int, None, "default", "mqtt_depth"),
+        Key("MqttURL", _mqtt_url, None, "default", "mqtt_url"),
+        Key("MqttTopicPrefix", _topic_prefix, None, "default", "mqtt_topic_prefix"),
+        Key("MqttDepth", _pos_int, None, "default", "mqtt_depth"),
         Key("AdminSocket", _PATH, None, "default", "admin_socket"),
         Key("SnapshotCommandInterval", _nonneg_int, None, "default", "snapshot_command_interval"),
     )

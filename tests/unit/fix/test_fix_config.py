@@ -151,6 +151,27 @@ def test_errors_name_file_line_and_key(tmp_path: Path, extra: str, expected: str
     assert str(e.value).startswith(str(tmp_path / "sessions.cfg"))
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("MqttTopicPrefix=a#b", "sessions.cfg:4: MqttTopicPrefix: invalid topic prefix 'a#b'"),
+        ("MqttTopicPrefix=$SYS", "sessions.cfg:4: MqttTopicPrefix: invalid topic prefix"),
+        ("MqttURL=http://x", "sessions.cfg:4: MqttURL: invalid MQTT URL 'http://x': scheme"),
+        ("MqttURL=mqtt://h?depth=x", "sessions.cfg:4: MqttURL: depth: invalid value 'x'"),
+        ("MqttDepth=0", "sessions.cfg:4: MqttDepth: expected an integer >= 1, got '0'"),
+    ],
+)
+def test_market_data_keys_are_checked_when_the_file_is_read(line: str, expected: str) -> None:
+    """Not only when the venue starts its publisher (an error there names no line)."""
+    text = (f"[DEFAULT]\nSenderCompID=VENUE\nSocketAcceptPort=9878\n{line}\n"
+            "[SESSION]\nTargetCompID=C1\n")
+    with pytest.raises(ConfigError) as e:
+        parse_config(text)
+    assert str(e.value).startswith(expected)
+    for good in ("MqttURL=none", "MqttURL=mqtts://h:8883?depth=5", "MqttTopicPrefix=a/b"):
+        parse_config(text.replace(line, good))
+
+
 def test_missing_required_key() -> None:
     with pytest.raises(ConfigError, match=r"sessions\.cfg:1: TargetCompID: required"):
         parse_config("[SESSION]\nSenderCompID=V\nSocketAcceptPort=1\n")

@@ -241,11 +241,13 @@ def test_a_restated_order_says_why_in_exec_restatement_reason() -> None:
 
     instrument = Instrument("TEST", Decimal("0.01"))
     engine = MatchingEngine([instrument])
-    common = dict(ts_ns=T, owner="S", symbol="TEST", ord_type=OrdType.LIMIT, price=Price(1005),
-                  stp_group="G", stp_mode=StpMode.DECREMENT_AND_CANCEL)
+    common: dict[str, object] = {
+        "ts_ns": T, "owner": "S", "symbol": "TEST", "ord_type": OrdType.LIMIT,
+        "price": Price(1005), "stp_group": "G", "stp_mode": StpMode.DECREMENT_AND_CANCEL,
+    }  # fmt: skip
     engine.handle(NewOrder(cl_ord_id="s1", side=Side.SELL, qty=Qty(50), **common))  # type: ignore[arg-type]
     events = engine.handle(NewOrder(cl_ord_id="b1", side=Side.BUY, qty=Qty(30), **common))  # type: ignore[arg-type]
     restated = next(e for e in events if isinstance(e, OrderRestated))
     body = translate.restated(restated, instrument)
-    assert f"\x01150=D\x01378=8\x0139=0\x01" in f"\x01{body}"
+    assert "\x01150=D\x01378=8\x0139=0\x01" in f"\x01{body}"
     assert "\x0138=20\x01" in body and "\x01151=20\x01" in body
