@@ -187,6 +187,10 @@ class _Resend:
 
     next: int  # the next MsgSeqNum to resend
     end: int
+    # The stored messages of the whole range, read at once (a preload is read by one get,
+    # and the store may drop old messages while new ones are sent): (seq, raw) ascending.
+    stored: list[tuple[int, bytes]]
+    at: int = 0  # index in ``stored`` of the first message not yet resent
     gap_start: int = 0  # first MsgSeqNum of a GapFill not yet sent (0: none)
     after: list[Send] = field(default_factory=list)  # new messages, sent once it is done
 
@@ -891,7 +895,7 @@ class Session:
         self.log.on_event(f"Received ResendRequest FROM: {begin} TO: {msg.get(16)}", now_ns)
         if begin > end:
             return
-        self._resend = _Resend(begin, end)
+        self._resend = _Resend(begin, end, self.store.get(begin, end))
         self._resend_part(now_ns, out)
 
     def _finish_resend(self, now_ns: int, out: list[Action]) -> None:
@@ -905,11 +909,13 @@ class Session:
         now_text = format_utc_timestamp(now_ns)
         begin = r.next
         end = min(r.end, begin + RESEND_CHUNK - 1)
-        stored = dict(self.store.get(begin, end))
+        stored, at, count = r.stored, r.at, len(r.stored)
         gap_start = r.gap_start
         for s in range(begin, end + 1):
-            raw = stored.get(s)
-            old = parse(raw) if raw is not None else None
+            old = None
+            if at < count and stored[at][0] == s:
+                old = parse(stored[at][1])
+                at += 1
             if old is None or old.msg_type in ADMIN_MSG_TYPES:
                 if not gap_start:
                     gap_start = s
@@ -924,7 +930,7 @@ class Session:
             out.append(Send(raw, s))
         self.last_sent_ns = now_ns
         if end < r.end:
-            r.next, r.gap_start = end + 1, gap_start
+            r.next, r.at, r.gap_start = end + 1, at, gap_start
             return
         if gap_start:
             out.append(self._gap_fill(gap_start, end + 1, now_text, now_ns))

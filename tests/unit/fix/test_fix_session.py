@@ -692,6 +692,35 @@ def test_a_long_resend_goes_out_in_parts_and_what_comes_meanwhile_waits_for_it()
     assert p.store.next_target_seq == p.seq
 
 
+def test_a_resend_in_parts_serves_loaded_messages_though_the_store_drops_old_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole range is read at the first part: the preload (read by one get) and the
+    messages the store drops while the venue sends new ones are all resent."""
+    monkeypatch.setattr(session_module, "RESEND_CHUNK", 3)
+    store = MemoryStore(T0, keep=4)
+    p = logged_on(store=store)  # venue seq 1 = Logon
+    first_sent: dict[int, bytes] = {}
+    for i in range(8):  # 2..9: 1..4 dropped from memory
+        send = p.session.send_app("8", [(37, f"O{i}"), (150, "0")], p.now)
+        assert send is not None
+        first_sent[send.seq] = send.raw
+    assert store.first_kept_seq == 5
+    request = client_msg("2", [(7, 2), (16, 0)], seq=2)
+    assert p.session.on_bytes(request, p.now) == [LoadMessages(2, 4)]
+    store.preload([(seq, first_sent[seq]) for seq in (2, 3, 4)])
+    acts = p.session.resume(p.now)
+    assert p.session.is_resending and [m.get(34) for m in sent(acts)] == ["2", "3", "4"]
+    for i in range(8):  # sent meanwhile: the store drops 5..13
+        assert p.session.send_app("8", [(37, f"N{i}"), (150, "0")], p.now) is None
+    assert store.first_kept_seq > 9
+    while p.session.is_resending:
+        acts += p.session.resend_more(p.now)
+    assert [(m.get(34), m.get(37), m.get(43)) for m in sent(acts)] == [
+        (str(seq), f"O{seq - 2}", "Y") for seq in range(2, 10)
+    ] + [(str(seq), f"N{seq - 10}", None) for seq in range(10, 18)]
+
+
 def test_a_connection_lost_during_a_long_resend_ends_it() -> None:
     p = logged_on()
     _venue_sends(p, session_module.RESEND_CHUNK * 2)
