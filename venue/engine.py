@@ -307,6 +307,7 @@ class MatchingEngine:
                 for cl_ord_id, order in owned.items()
                 if cl_ord_id != order.spec.cl_ord_id
             ),
+            finished_by=tuple(sorted(self._done_alias.items())),
         )
 
     @classmethod
@@ -348,7 +349,8 @@ class MatchingEngine:
             engine._done_by_clid.setdefault(view.spec.owner, {})[view.spec.cl_ord_id] = order
         for owner, cl_ord_id, order_id in snapshot.done_aliases:
             engine._done_by_clid.setdefault(owner, {})[cl_ord_id] = engine._done[order_id]
-            engine._done_alias[order_id] = cl_ord_id
+            engine._done_alias[order_id] = cl_ord_id  # all a snapshot before finished_by has
+        engine._done_alias.update(snapshot.finished_by)
         return engine
 
     # ------------------------------------------------------------------ new orders
@@ -1156,6 +1158,10 @@ class MatchingEngine:
                 if opp.keys and opp.keys[0] <= (price if order.is_buy else -price):
                     refuse(option, "post-only order would take liquidity at the new price")
                     return
+        if not active and spec.min_qty is not None and cmd.qty < spec.min_qty:
+            # an untriggered stop meets its MinQty when it triggers: never more than its qty
+            refuse(option, f"minimum quantity {spec.min_qty} is above the new quantity {cmd.qty}")
+            return
         ts = cmd.ts_ns
         if cmd.qty <= order.cum:
             self._cancel_order(

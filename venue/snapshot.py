@@ -72,7 +72,10 @@ class EngineSnapshot:
     the last EndOfDay, oldest first, so that cancels of them still answer TOO_LATE and status
     queries still find them after a restore. ``done_aliases`` are the other ClOrdIDs those
     orders answer to, ``(owner, ClOrdID, order id)``: the ClOrdID of the cancel (or of the
-    replace) that finished an order becomes its current ClOrdID in FIX.
+    replace) that finished an order becomes its current ClOrdID in FIX. A ClOrdID names one
+    order, the last it was given to; ``finished_by`` keeps, for every order finished by a
+    request of its own ClOrdID, that ClOrdID ``(order id, ClOrdID)``, which a status report
+    names even when the ClOrdID has since gone to another order (a mass cancel of several).
     """
 
     instruments: tuple[Instrument, ...]
@@ -83,6 +86,7 @@ class EngineSnapshot:
     next_seq: int
     done_orders: tuple[OrderView, ...] = field(default=())
     done_aliases: tuple[tuple[str, str, int], ...] = field(default=())
+    finished_by: tuple[tuple[int, str], ...] = field(default=())
 
     def _head(self) -> dict[str, Any]:
         """The first line of the stored text, but the row counts: everything but the orders
@@ -92,6 +96,7 @@ class EngineSnapshot:
             "instruments": [_instrument_to_dict(i) for i in self.instruments],
             "last_prices": dict(self.last_prices),
             "done_aliases": [list(alias) for alias in self.done_aliases],
+            "finished_by": [list(pair) for pair in self.finished_by],
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
             "next_seq": self.next_seq,
@@ -113,6 +118,7 @@ class EngineSnapshot:
             done_aliases=tuple(
                 (str(a[0]), str(a[1]), int(a[2])) for a in head.get("done_aliases", ())
             ),
+            finished_by=tuple((int(f[0]), str(f[1])) for f in head.get("finished_by", ())),
         )
 
     def to_json(self) -> str:

@@ -527,3 +527,14 @@ def test_a_replace_changes_exactly_the_requested_fields(h: H) -> None:
     assert replaced.spec == replace(
         accepted.spec, cl_ord_id="o2", qty=30, price=121, display_qty=5, expire_ns=2 * 10**12
     )
+
+
+def test_an_untriggered_stop_cannot_be_replaced_below_its_min_qty(h: H) -> None:
+    """It meets its MinQty when it triggers: a quantity below it could never fill, and a
+    new order like it would be rejected."""
+    h.sell("stop", 10, ord_type=OrdType.STOP, stop_price=100, min_qty=5)
+    rejected = h.replace("stop", "stop2", 2)
+    assert rejected[0][:5] == ("cxl_rejected", rejected[0][1], "stop2", RPL,
+                               CxlRejReason.BROKER_OPTION)
+    assert h.events[-1].text == "minimum quantity 5 is above the new quantity 2"
+    assert h.replace("stop", "stop3", 5)[0][0] == "replaced"

@@ -3,6 +3,7 @@ stored text (version 2, and version 1 still read)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -119,8 +120,11 @@ def test_a_version_1_snapshot_is_still_read(h: H) -> None:
     text = (Path(__file__).parent / "snapshot_v1.json").read_text()
     _populate(h)
     snap = EngineSnapshot.from_json(text)
-    assert snap == h.engine.snapshot()
+    current = h.engine.snapshot()
+    assert snap.finished_by == () and current.finished_by == ((8, "x"),)  # newer than v1
+    assert dataclasses.replace(snap, finished_by=current.finished_by) == current
     assert snap.done_aliases == (("A", "x", 8),)
+    assert MatchingEngine.restore(snap).snapshot() == current  # taken from done_aliases
 
 
 def test_a_quantity_beyond_64_bits_survives_the_stored_text(h: H) -> None:
@@ -199,6 +203,29 @@ def test_a_cancelled_order_answers_to_the_cancels_clordid_also_after_restore(h: 
     )
     assert isinstance(rej, CancelRejected)
     assert (rej.reason, rej.ord_status) == (CxlRejReason.TOO_LATE, OrdStatus.CANCELED)
+
+
+def test_a_status_report_names_the_same_cl_ord_id_after_restore(h: H) -> None:
+    """A ClOrdID that finished several orders (a mass cancel), or that went to another order
+    since, still names each order it finished: the snapshot keeps every order's."""
+    from venue.commands import MassCancel
+
+    h.buy("o1", 10, 100)
+    h.buy("o2", 10, 99)
+    h.raw(MassCancel(ts_ns=h.tick(), owner="A", cl_ord_id="m1"))
+    h.buy("b", 5, 98)
+    h.cancel("b", cl="a")  # order 3 answers to "a" ...
+    h.buy("a", 5, 97)
+    h.cancel("a", cl="x")  # ... which now names order 4
+    restored = MatchingEngine.restore(EngineSnapshot.from_json(h.engine.snapshot().to_json()))
+    for query in (StatusQuery(99, "A", "o1"), StatusQuery(99, "A", "o2"),
+                  StatusQuery(99, "A", "", order_id=OrderId(3)), StatusQuery(99, "A", "a")):
+        [before] = h.engine.handle(query)
+        [after] = restored.handle(query)
+        assert isinstance(before, OrderStatusReport) and before == after
+    [o1] = restored.handle(StatusQuery(99, "A", "o1"))
+    [b] = restored.handle(StatusQuery(99, "A", "", order_id=OrderId(3)))
+    assert (o1.cl_ord_id, b.cl_ord_id) == ("m1", "a")
 
 
 def test_a_partly_filled_cancelled_order_keeps_its_fills_after_restore(h: H) -> None:
