@@ -3,7 +3,8 @@
 A second ``venue run`` on the same configuration (or on the same SQLite file) must fail
 before it opens the store (it would journal into the running venue's command numbers) or
 connects to the broker (it would overwrite the retained status and book topics). The
-claim is an exclusive ``flock`` on ``<database>.lock`` beside a SQLite file, held until the
+claim is an exclusive ``flock`` on ``<database>.lock`` beside a SQLite file (its real path,
+symbolic links resolved), held until the
 venue stops (the kernel drops it when the process dies, so a crash leaves nothing to clean
 up), and a check that nothing answers on the admin socket.
 """
@@ -42,6 +43,7 @@ class VenueClaim:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            path = path.resolve()  # one lock for the file, whatever link names it
             lock = open(f"{path}.lock", "a")  # noqa: SIM115 - held until release()
         except OSError as exc:
             raise ClaimError(f"cannot lock the store {path}: {exc.strerror or exc}") from exc

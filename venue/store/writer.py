@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import marshal
 import os
+import signal
 import socket
 import sqlite3
 import struct
@@ -47,6 +49,7 @@ _LENGTH = struct.Struct(">I")
 _POLL_BYTES = 1 << 16
 _MARSHAL_VERSION = 2
 _SCRIPT = os.path.abspath(__file__)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 Statements = list[tuple[str, list[tuple[Any, ...]] | list[dict[str, Any]]]]
 """``(sql, rows)`` pairs: rows are tuples for ``?`` parameters or dicts for ``:name`` ones."""
@@ -249,7 +252,8 @@ class WriterProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", _SCRIPT, self.database, str(theirs.fileno())],
+                [sys.executable, "-I", _SCRIPT, self.database, str(theirs.fileno()),
+                 str(os.getpid())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in a terminal reaches the venue alone
@@ -312,8 +316,21 @@ class WriterProcess:
                 await asyncio.to_thread(proc.wait)
 
 
+def _die_with(parent: int) -> None:
+    """Linux: the writer is killed when the venue dies. Left alone, a crashed venue's writer
+    would commit the batch in hand after the restarted venue had recovered without it (two
+    writers of one command number); killed, its uncommitted batch rolls back, and no answer
+    to it was ever sent."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the venue died before the request took effect
+        os._exit(1)
+
+
 def main() -> None:
-    database, fd = sys.argv[1], int(sys.argv[2])
+    database, fd, parent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    _die_with(parent)
     sock = socket.socket(fileno=fd)
     # the venue's end closing (also mid-frame) or Ctrl-C: the writer is done
     with sock, contextlib.suppress(EOFError, ConnectionError, KeyboardInterrupt):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -165,3 +169,55 @@ async def test_the_writer_ends_with_the_store(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_writer_dies_with_a_killed_venue(tmp_path: Path) -> None:
+    """Left alone, a crashed venue's writer would commit the batch in hand after the
+    restarted venue had recovered without it. Here the writer waits for SQLite's write lock
+    inside a batch, as behind a slow disk, when its venue is killed: once the lock is free,
+    nothing more may be committed."""
+    database = tmp_path / "venue.db"
+    script = f"""
+import asyncio, os, sys
+sys.path[:0] = {sys.path!r}
+from venue.store import Store
+from venue.engine import MatchingEngine
+from test_writer import journal_orders
+
+async def main():
+    store = await Store.open("sqlite+aiosqlite:///{database}")
+    engine = MatchingEngine()
+    journal_orders(store, engine, 1, 3)
+    await store.commit()
+    print(store.writer.pid, flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # the test holds the write lock now
+    journal_orders(store, engine, 5, 3)
+    await store.commit()
+
+asyncio.run(main())
+"""
+    venue = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, cwd=Path(__file__).parent)
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        assert venue.stdout is not None and venue.stdin is not None
+        writer_pid = int(venue.stdout.readline())
+        holder.execute("BEGIN IMMEDIATE")
+        venue.stdin.write(b"go\n")
+        venue.stdin.flush()
+        time.sleep(1.0)  # the batch is in the writer's hands, waiting for the lock
+    finally:
+        venue.kill()
+        venue.wait(10)
+        holder.execute("ROLLBACK")
+    for _ in range(200):
+        try:
+            os.kill(writer_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(writer_pid, signal.SIGKILL)
+        raise AssertionError("the writer outlived its venue")
+    assert holder.execute("select count(*) from commands").fetchone() == (4,)  # batch 1 only
+    holder.close()
