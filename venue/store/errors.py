@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["RecoveryError", "SchemaError", "StoreError", "StoreUnavailable"]
+__all__ = ["RecoveryError", "SchemaError", "StoreError", "StoreUnavailable", "describe"]
+
+
+def describe(exc: BaseException) -> str:
+    """A driver's exception as a log line shows it: its text, or what it is when it has
+    none (a database that stops answering raises a TimeoutError without a message)."""
+    text = str(exc)
+    if text:
+        return text
+    if isinstance(exc, TimeoutError):
+        return "no answer in time (TimeoutError)"
+    return type(exc).__name__
 
 
 class StoreError(Exception):

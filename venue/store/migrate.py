@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from venue.store.errors import SchemaError, StoreUnavailable
+from venue.store.errors import SchemaError, StoreUnavailable, describe
 
 __all__ = [
     "SchemaState",
@@ -135,7 +135,9 @@ async def inspect_schema(url_or_engine: str | AsyncEngine) -> SchemaStatus:
             async with engine.connect() as conn:
                 return await conn.run_sync(_status)
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"{_where(engine)}: cannot reach the database: {exc}") from exc
+            raise StoreUnavailable(
+                f"{_where(engine)}: cannot reach the database: {describe(exc)}"
+            ) from exc
 
 
 async def check_schema(url_or_engine: str | AsyncEngine) -> str:
@@ -174,5 +176,5 @@ async def upgrade(url_or_engine: str | AsyncEngine, revision: str = "head") -> S
             async with engine.begin() as conn:
                 await conn.run_sync(_upgrade, revision)
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"{where}: migration failed: {exc}") from exc
+            raise StoreUnavailable(f"{where}: migration failed: {describe(exc)}") from exc
         return await inspect_schema(engine)

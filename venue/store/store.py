@@ -50,7 +50,13 @@ from venue.instruments import Instrument
 from venue.store import models
 from venue.store.checkpoint import Checkpointer
 from venue.store.codec import CodecError, decode_command
-from venue.store.errors import RecoveryError, SchemaError, StoreError, StoreUnavailable
+from venue.store.errors import (
+    RecoveryError,
+    SchemaError,
+    StoreError,
+    StoreUnavailable,
+    describe,
+)
 from venue.store.migrate import SchemaState, inspect_schema, upgrade
 from venue.store.rows import (
     COMMAND_COLUMNS,
@@ -493,7 +499,7 @@ def _classify(exc: BaseException, what: str, where: str) -> StoreError:
         orig = getattr(exc, "orig", None) or exc
         return StoreError(f"{where}: {what}: integrity violation (duplicate cmd_no/seq?): {orig}")
     detail = getattr(exc, "orig", None) or exc
-    return StoreUnavailable(f"{where}: {what}: database unavailable: {detail}")
+    return StoreUnavailable(f"{where}: {what}: database unavailable: {describe(detail)}")
 
 
 class Store:
