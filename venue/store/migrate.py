@@ -162,7 +162,8 @@ async def upgrade(url_or_engine: str | AsyncEngine, revision: str = "head") -> S
     """Run the migrations up to ``revision`` (an empty database gets the whole schema).
 
     Refuses (SchemaError) a database at an unknown revision or one that is not a venue
-    database. The migration runs in one transaction (on PostgreSQL DDL is transactional).
+    database. The migration runs in one transaction, DDL included (on SQLite, with an
+    explicit BEGIN), so a crash or an error leaves the database as it was.
 
     Returns:
         The schema status after the upgrade.
@@ -174,6 +175,11 @@ async def upgrade(url_or_engine: str | AsyncEngine, revision: str = "head") -> S
             raise SchemaError(status.explain(where))
         try:
             async with engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    # Python's sqlite3 opens a transaction before DML only: DDL would commit
+                    # statement by statement, and a crash in between left tables that no
+                    # revision describes (refused at every later start).
+                    await conn.exec_driver_sql("BEGIN")
                 await conn.run_sync(_upgrade, revision)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreUnavailable(f"{where}: migration failed: {describe(exc)}") from exc

@@ -18,6 +18,7 @@ from venue.store import (
     SchemaError,
     SchemaState,
     Store,
+    StoreUnavailable,
     check_schema,
     head_revision,
     inspect_schema,
@@ -74,6 +75,24 @@ async def test_upgrade_of_an_empty_database(db_url: str) -> None:
     assert status.state is SchemaState.CURRENT
     assert await check_schema(db_url) == head_revision()
     assert (await upgrade(db_url)).state is SchemaState.CURRENT  # idempotent
+
+
+async def test_a_migration_that_fails_partway_leaves_the_database_as_it_was(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or nothing, DDL included: on SQLite the tables created before the failure used to
+    stay, without a revision, and every later start refused the database."""
+    import alembic.op
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError("disk gone")  # as a crash would, after the first tables
+
+    monkeypatch.setattr(alembic.op, "drop_table", fail)  # 0003, after its create_table
+    with pytest.raises(StoreUnavailable, match="migration failed: disk gone"):
+        await upgrade(db_url)
+    assert (await inspect_schema(db_url)).state is SchemaState.EMPTY
+    monkeypatch.undo()
+    assert (await upgrade(db_url)).state is SchemaState.CURRENT
 
 
 async def test_migrations_match_the_models(db_url: str) -> None:
