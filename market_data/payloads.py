@@ -7,7 +7,7 @@ decimal strings in the instrument's precision, formatted from integers (never fl
 
 Encoding uses :func:`json.dumps` with compact separators, except the trades batch, whose
 hot loop is written out by hand (all its fields are integers or our own decimal strings,
-so no escaping is needed); benchmarks/market_data.py measures both.
+so no escaping is needed); benchmarks/md_publisher.py measures both.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 through a real Mosquitto: trades/s delivered to a subscriber and on_events -> subscriber
 latency (p50/p99).
 
-    python -m benchmarks.market_data [--url mqtt://127.0.0.1:1883] [--seconds 5]
+    python benchmarks/md_publisher.py [--url mqtt://127.0.0.1:1883] [--seconds 5]
         [--rate 30000] [--symbols 6] [--trade-every 2] [--interval 0.005]
 
 Orders arrive at ``--rate`` events/s (an OrderAccepted per order, and a Trade every
@@ -12,14 +12,6 @@ arrival wall time minus the trade's ts_ns (stamped at the on_events call).
 """
 
 from __future__ import annotations
-
-import os
-import sys
-
-# Run as a script, this file's directory comes first on sys.path and this module would
-# shadow the market_data package: drop it.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
 
 import argparse
 import asyncio
