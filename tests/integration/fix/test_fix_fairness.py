@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 from support.rawclient import RawClient
 
+from fix_gateway.application import NullApplication
 from fix_gateway.auth import hash_password
 from fix_gateway.codec import Message
-from fix_gateway.config import SessionID, parse_config
+from fix_gateway.config import parse_config
 from fix_gateway.server import FixAcceptor
 
 SLOW_ITERATIONS = 3_000_000  # ~1.3 s of PBKDF2 on the development machine
@@ -22,20 +23,6 @@ SLOW_ITERATIONS = 3_000_000  # ~1.3 s of PBKDF2 on the development machine
 @functools.cache
 def slow_hash() -> str:
     return hash_password("s3cret", iterations=SLOW_ITERATIONS)
-
-
-class SilentApp:
-    def on_logon(self, session_id: SessionID) -> None:
-        pass
-
-    def on_logout(self, session_id: SessionID) -> None:
-        pass
-
-    def on_session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
-        pass
-
-    def on_message(self, session_id: SessionID, msg: Message, now_ns: int) -> None:
-        pass
 
 
 @pytest.fixture
@@ -54,7 +41,7 @@ TargetCompID=GUARDED
 Username=alice
 PasswordHash={slow_hash()}
 """)
-    acceptor = FixAcceptor(config, SilentApp(), tick=0.05)
+    acceptor = FixAcceptor(config, NullApplication(), tick=0.05)
     await acceptor.start()
     yield acceptor
     await acceptor.stop()
