@@ -42,11 +42,18 @@ def _int(v: str) -> int:
     return int(v)
 
 
-def _nonneg_int(v: str) -> int:
-    n = _int(v)
-    if n < 0:
-        raise ValueError("expected an integer >= 0")
-    return n
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(v: str) -> int:
+        n = _int(v)
+        if n < low:
+            raise ValueError(f"expected an integer >= {low}")
+        return n
+
+    return parse
+
+
+_nonneg_int = _int_at_least(0)
+_pos_int = _int_at_least(1)
 
 
 def _port(v: str) -> int:
@@ -115,13 +122,6 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return v
 
     return parse
-
-
-def _pos_int(v: str) -> int:
-    n = _int(v)
-    if n < 1:
-        raise ValueError("expected an integer >= 1")
-    return n
 
 
 def _mqtt_url(v: str) -> str:
