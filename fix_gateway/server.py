@@ -367,9 +367,7 @@ class FixAcceptor:
         while core.has_more:
             self._execute(conn, core.more(self._clock()))
         if core.is_resending and conn.resending is None:
-            conn.resending = asyncio.get_running_loop().create_task(self._resend_rest(conn))
-            self._tasks.add(conn.resending)
-            conn.resending.add_done_callback(self._tasks.discard)
+            conn.resending = self._spawn(self._resend_rest(conn))
 
     async def _resend_rest(self, conn: _Conn) -> None:
         """Answer the rest of a ResendRequest a part per loop turn, as fast as the client
@@ -458,10 +456,12 @@ class FixAcceptor:
             return
         self._execute_all(conn, session.password_checked(ok, self._clock()))
 
-    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        """A task of this acceptor's, cancelled by :meth:`stop`."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _notify(self, session: Session, actions: list[Action]) -> None:
         for action in actions:
