@@ -425,7 +425,7 @@ def _offline_session_change(
 
     from venue.claim import ClaimError, VenueClaim
     from venue.runtime import DEFAULT_STORE_URL, resolve_sqlite_url
-    from venue.store import Store, StoreError
+    from venue.store import Store, StoreError, StoreInUse
 
     cfg = _load_config(config)
     matches = [
@@ -439,16 +439,20 @@ def _offline_session_change(
     )
 
     async def change() -> str:
-        store = await Store.open(url, create=False)
         # A venue started with another admin socket than the one asked is still running on
-        # this store: its claim (the SQLite file's lock) says so, and the change would be
-        # overwritten by it, or delete the messages it resends from.
+        # this store: its claim (the SQLite file's lock, PostgreSQL's advisory lock) says
+        # so, and the change would be overwritten by it, or delete the messages it resends
+        # from.
         claim = VenueClaim(url, None)
         try:
             claim.take()
-        except ClaimError as exc:
-            await store.close()
+            store = await Store.open(url, create=False, exclusive=True)
+        except (ClaimError, StoreInUse) as exc:
+            claim.release()
             raise fail(f"{exc}: change it through that venue (its --admin-socket)") from None
+        except BaseException:
+            claim.release()
+            raise
         try:
             record = await store.load_fix_session(sid)
             now = time.time_ns()

@@ -43,7 +43,7 @@ from venue.events import Event, OrderAccepted, OrderCancelled, OrderReplaced
 from venue.instruments import Instrument, InstrumentError, load_instruments
 from venue.snapshot import OrderView
 from venue.snapshot_child import SnapshotChild, SnapshotChildError, can_fork
-from venue.store import Store, StoreError, StoreUnavailable, recover_engine
+from venue.store import Store, StoreError, StoreInUse, StoreUnavailable, recover_engine
 from venue.tuning import pin_helper, tune_gc
 from venue.types import CancelReason, OrderId, OrdStatus, TradingStatus
 
@@ -528,7 +528,9 @@ class Venue:
         url = self.options.store_url
         assert url is not None
         try:
-            self.store = await Store.open(url)
+            self.store = await Store.open(url, exclusive=True)
+        except StoreInUse as exc:
+            raise StartupError(str(exc)) from exc
         except StoreError as exc:
             raise StartupError(f"store {url}: {exc}") from exc
         store = self.store

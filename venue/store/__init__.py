@@ -10,7 +10,13 @@ from venue.store.codec import (
     encode_command,
     encode_event,
 )
-from venue.store.errors import RecoveryError, SchemaError, StoreError, StoreUnavailable
+from venue.store.errors import (
+    RecoveryError,
+    SchemaError,
+    StoreError,
+    StoreInUse,
+    StoreUnavailable,
+)
 from venue.store.migrate import (
     SchemaState,
     SchemaStatus,
@@ -47,6 +53,7 @@ __all__ = [
     "SessionEventRecord",
     "Store",
     "StoreError",
+    "StoreInUse",
     "StoreStats",
     "StoreUnavailable",
     "check_schema",

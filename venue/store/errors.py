@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["RecoveryError", "SchemaError", "StoreError", "StoreUnavailable", "describe"]
+__all__ = [
+    "RecoveryError",
+    "SchemaError",
+    "StoreError",
+    "StoreInUse",
+    "StoreUnavailable",
+    "describe",
+]
 
 
 def describe(exc: BaseException) -> str:
@@ -26,6 +33,10 @@ class StoreUnavailable(StoreError):  # noqa: N818 - the name is the published co
     A failed :meth:`Store.commit` keeps its buffer, so the caller may retry; nothing in
     the failed batch may be acknowledged.
     """
+
+
+class StoreInUse(StoreError):  # noqa: N818 - reads as the condition it reports
+    """Another venue holds the store (PostgreSQL: its advisory lock; see Store.open)."""
 
 
 class SchemaError(StoreError):

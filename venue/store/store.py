@@ -54,6 +54,7 @@ from venue.store.errors import (
     RecoveryError,
     SchemaError,
     StoreError,
+    StoreInUse,
     StoreUnavailable,
     describe,
 )
@@ -378,6 +379,11 @@ def make_engine(
 
 
 _DRIVERS: Final = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+_PG_CLAIM_KEY: Final = 0x76656E7565  # "venue": the advisory lock of the venue on a database
+_PG_WRITE_TIMEOUT: Final = 5.0
+"""Seconds a batch may take on PostgreSQL (a few ms normally) before the link counts as lost:
+a server that stops answering (network blackhole) would otherwise hold every acknowledgement
+for asyncpg's command_timeout (60 s, kept for long reads)."""
 _URL_FORMS: Final = "use sqlite+aiosqlite:///<file> or postgresql+asyncpg://<user>@<host>/<db>"
 
 
@@ -524,6 +530,8 @@ class Store:
         self._pg_sql: dict[tuple[tuple[str, ...], bool], str] = {}
         self._pg_conn: AsyncConnection | None = None  # PostgreSQL: kept for the batches
         self._pg_driver: Any = None  # its asyncpg connection
+        self._exclusive = False  # PostgreSQL: the kept connection holds the venue's lock
+        self._failures = 0  # commits failed in a row (the outage is logged once)
         self._checkpointer: Checkpointer | None = None  # SQLite file: WAL checkpoints
         self._writer: WriterProcess | None = None  # SQLite file: the batch writes
         self._outcome_unknown = False  # the last batch may be committed (its answer lost)
@@ -537,6 +545,7 @@ class Store:
         url: str,
         *,
         create: bool = True,
+        exclusive: bool = False,
         sqlite_synchronous: SqliteSync = "FULL",
         sqlite_checkpoint: Literal["background", "auto"] = "background",
     ) -> Store:
@@ -558,16 +567,21 @@ class Store:
             StoreUnavailable: the database cannot be reached.
             SchemaError: the database is at an unknown revision, not a venue database, or
                 (create=False) not at the current revision.
+            StoreInUse: (exclusive, PostgreSQL) another venue holds the database.
         """
         sqlite_path = sqlite_file(url)
         db_file = sqlite_path if sqlite_checkpoint == "background" else None
         engine = make_engine(
             url, sqlite_synchronous=sqlite_synchronous, sqlite_autocheckpoint=db_file is None
         )
+        store = cls(engine)
         try:
             if not create and sqlite_path is not None and not sqlite_path.exists():
                 # connecting would leave an empty file behind
                 raise SchemaError(f"{sqlite_path}: no such database file")
+            if exclusive and store._pg:
+                store._exclusive = True
+                await store._claim_pg()  # before the schema: two venues never both migrate
             status = await inspect_schema(engine)
             if status.state is not SchemaState.CURRENT:
                 if not create or status.state in (SchemaState.UNKNOWN, SchemaState.FOREIGN):
@@ -575,9 +589,9 @@ class Store:
                 log.info("store: migrating %s from %s", status.state.value, status.revision)
                 await upgrade(engine)
         except BaseException:
+            await store._drop_pg_conn()
             await engine.dispose()
             raise
-        store = cls(engine)
         if db_file is not None:
             store._checkpointer = Checkpointer(db_file).start()
         if sqlite_path is not None:
@@ -830,6 +844,9 @@ class Store:
         if isinstance(exc, WriterLost):
             self._outcome_unknown = True
         if exc is None and rows is not None:
+            if self._failures:
+                log.info("store: committing again after %d failed attempts", self._failures)
+                self._failures = 0
             self._outcome_unknown = False
             self._durable = gen + 1
             stats = self.stats
@@ -839,11 +856,14 @@ class Store:
             stats.events += len(rows.events)
             stats.fix_messages += len(batch.fix_messages)
         else:
-            if isinstance(exc, _DB_ERRORS):
+            if isinstance(exc, StoreError):
+                failure = exc
+            elif isinstance(exc, _DB_ERRORS):
                 failure = _classify(exc, "commit", self._where)
+                failure.__cause__ = exc
             else:
                 failure = StoreError(f"{self._where}: commit: {type(exc).__name__}: {exc}")
-            failure.__cause__ = exc
+                failure.__cause__ = exc
             self._fail(batch, failure)
         waiting = self._waiting
         while waiting and waiting[0][0] <= gen:
@@ -856,7 +876,11 @@ class Store:
             self._start_flush()  # the waiters of the next batch: at once, no loop turn
 
     def _fail(self, batch: _Batch, error: StoreError) -> None:
-        log.error("%s", error)
+        self._failures += 1
+        if self._failures == 1:  # an outage is logged once, not at every retry
+            log.error("%s", error)
+        else:
+            log.debug("%s (failure %d in a row)", error, self._failures)
         self.stats.failed_commits += 1
         self._buffer.absorb_older(batch)
 
@@ -986,29 +1010,64 @@ class Store:
             sql = self._pg_sql[key] = _pg_with(*key)
         return sql, args
 
+    async def _claim_pg(self) -> None:
+        """Take the kept connection (PostgreSQL) and, on it, the venue's advisory lock: a
+        session lock, so the server drops it when the connection ends, with the process.
+
+        Raises:
+            StoreInUse: another session holds the lock.
+            StoreUnavailable: the database cannot be reached.
+        """
+        try:
+            conn = await self._engine.connect()
+        except _DB_ERRORS as exc:
+            raise _classify(exc, "connect", self._where) from exc
+        self._pg_conn = conn
+        try:
+            raw = await conn.get_raw_connection()
+            self._pg_driver = raw.driver_connection
+            if self._exclusive:
+                query = "SELECT pg_try_advisory_lock($1)"
+                locked = await self._pg_driver.fetchval(query, _PG_CLAIM_KEY)
+                if not locked:
+                    raise StoreInUse(f"another venue is already running on the store {self._where}")
+        except BaseException as exc:
+            await self._drop_pg_conn()
+            if isinstance(exc, _DB_ERRORS):
+                raise _classify(exc, "connect", self._where) from exc
+            raise
+
     async def _write_pg(self, batch: _Batch, rows: TupleRows) -> None:
-        conn = self._pg_conn
-        if conn is not None and self._pg_driver.is_closed():
+        if self._pg_conn is not None and self._pg_driver.is_closed():
             # closed by the server (restart, terminate): take another, as a pool checkout would
             await self._drop_pg_conn()
-            conn = None
-        if conn is None:
-            conn = await self._engine.connect()
-            raw = await conn.get_raw_connection()
-            self._pg_conn, self._pg_driver = conn, raw.driver_connection
+        if self._pg_conn is None:
+            try:
+                await self._claim_pg()
+            except StoreInUse as exc:
+                # the lock went with the lost connection: nothing is written without it
+                raise StoreUnavailable(
+                    f"{self._where}: the venue's lock on the store is held by another session "
+                    "(another venue started while the connection was lost, or the server has "
+                    "not yet ended the lost one)"
+                ) from exc
+        conn = self._pg_conn
+        assert conn is not None
         sql, args = self._pg_statement(batch, rows)
         apg = self._pg_driver
+        timeout = _PG_WRITE_TIMEOUT
         try:
             if batch.fix_resets:
                 async with apg.transaction():
                     await apg.execute(
                         f"DELETE FROM {_fix_message_runs.name} WHERE session_id = any($1::text[])",
                         list(batch.fix_resets),
+                        timeout=timeout,
                     )
                     if sql is not None:
-                        await apg.execute(sql, *args)
+                        await apg.execute(sql, *args, timeout=timeout)
             elif sql is not None:
-                await apg.execute(sql, *args)  # one statement: its own transaction
+                await apg.execute(sql, *args, timeout=timeout)  # one statement: one transaction
         except BaseException as exc:
             if isinstance(exc, _PgConnectionError) or not isinstance(exc, _PgError):
                 # not the server's answer to the statement but a lost link (or a timeout)

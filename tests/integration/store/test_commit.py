@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -205,8 +206,9 @@ async def _sqlite_full(store: Store, full: bool) -> None:
 
 
 async def test_database_down_raises_unavailable_and_keeps_the_buffer(
-    store: Store, db_url: str
+    store: Store, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="venue.store")
     store.journal(1, AdvanceTime(T0), [])
     await store.commit()
 
@@ -240,6 +242,10 @@ async def test_database_down_raises_unavailable_and_keeps_the_buffer(
     assert not store.pending
     assert await stored_commands(store) == [1, 2, 3]
     assert await store.load_fix_messages("S", 1, 0) == [(1, big)]
+    # the outage is logged once, not at every retry, and so is its end
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "unavailable" in errors[0].getMessage(), errors
+    assert "committing again after 2 failed attempts" in caplog.text
     async with store.engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(FixMessageRunRow)) == 1
 
@@ -271,6 +277,36 @@ async def test_reads_raise_unavailable_when_down(store: Store, db_url: str) -> N
         else:
             await allow_connections(db_url, allow=True)
     await store.commit()
+    assert await stored_commands(store) == [1, 2]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_batch_the_server_does_not_answer_fails_after_the_write_timeout(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a server that stops answering (here: a table lock the batch waits on)
+    fails the commit after the write timeout, not asyncpg's 60 s command timeout; the batch
+    stays buffered and goes in once the server answers again."""
+    monkeypatch.setattr("venue.store.store._PG_WRITE_TIMEOUT", 0.5)
+    store.journal(1, AdvanceTime(T0), [])
+    await store.commit()
+    blocker = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE commands IN ACCESS EXCLUSIVE MODE")
+        store.journal(2, AdvanceTime(T0 + 1), [])
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="no answer in time"):
+            await store.commit()
+        assert time.monotonic() - started < 5
+        assert store.pending
+        await transaction.rollback()
+    finally:
+        await blocker.close()
+    await store.commit()
+    assert not store.pending
     assert await stored_commands(store) == [1, 2]
 
 
