@@ -30,6 +30,7 @@ from venue.events import (
     OrderSpec,
     OrderStatusReport,
     Trade,
+    replaced_to_filled,
 )
 from venue.instruments import MAX_PRICE_TICKS, MAX_QTY, Instrument, PriceError
 from venue.snapshot import OrderView
@@ -568,6 +569,21 @@ def fill(ev: Trade, side: Fill, instrument: Instrument | None) -> EncodedBody:
 
 def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> EncodedBody:
     spec = ev.spec
+    if ev.reason is CancelReason.REPLACED_TO_FILLED:
+        # FIX 4.4 Appendix D: the replace took the balance away; "filled" takes precedence
+        return _report(
+            replaced_to_filled(ev) or spec,
+            instrument,
+            str(ev.seq),
+            "5",
+            OrdStatus.FILLED,
+            ev.cum_qty,
+            0,
+            ev.cum_notional,
+            ev.ts_ns,
+            orig_cl_ord_id=spec.cl_ord_id,
+            text=ev.text,
+        )
     requested = ev.cl_ord_id not in ("", spec.cl_ord_id)  # "": venue-initiated
     return _report(
         spec,

@@ -1172,6 +1172,7 @@ class MatchingEngine:
                 ts,
                 out,
             )
+            order.status = _FILLED  # in FIX terms: filled takes precedence
             return
         # dataclasses.replace introspects the fields and runs the frozen __init__ (~4 µs)
         new_spec = _new_spec(

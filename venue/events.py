@@ -14,7 +14,7 @@ The FIX edge derives ExecutionReports from these: one per order event, two per T
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from venue.commands import NewOrder, ReplaceOrder
 from venue.instruments import Instrument
@@ -126,6 +126,22 @@ class OrderCancelled:
     reason: CancelReason
     cl_ord_id: str  # ClOrdID of the cancel request; spec.cl_ord_id when none
     text: str
+
+
+def replaced_to_filled(ev: OrderCancelled) -> OrderSpec | None:
+    """The order as a replace to a quantity at or below its filled quantity left it, for
+    the ExecutionReport and the ``orders`` row (FIX 4.4 Appendix D: ExecType Replaced,
+    OrdStatus Filled, OrderQty = CumQty, the replace's ClOrdID); None for other cancels."""
+    if ev.reason is not CancelReason.REPLACED_TO_FILLED:
+        return None
+    spec, cum = ev.spec, ev.cum_qty
+    display = spec.display_qty
+    return replace(
+        spec,
+        cl_ord_id=ev.cl_ord_id,
+        qty=cum,
+        display_qty=None if display is None else Qty(min(display, cum)),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,11 @@ from venue.events import (
     OrderTriggered,
     Trade,
     TradingStatusChanged,
+    replaced_to_filled,
 )
 from venue.instruments import Instrument
 from venue.store.codec import COMMAND_KINDS, EVENT_KINDS, encode_command, encode_event
-from venue.types import OrdStatus
+from venue.types import CancelReason, OrdStatus
 
 Row = dict[str, Any]
 
@@ -263,8 +264,15 @@ def _apply(rows: Rows, e: Event) -> None:
                 }
             )
         case OrderCancelled(spec=spec):
+            filled = replaced_to_filled(e)
             orders[spec.order_id] = order_row(
-                spec, OrdStatus.CANCELED, e.cum_qty, 0, e.cum_notional, e.ts_ns, e.seq
+                filled or spec,
+                OrdStatus.CANCELED if filled is None else OrdStatus.FILLED,
+                e.cum_qty,
+                0,
+                e.cum_notional,
+                e.ts_ns,
+                e.seq,
             )
         case OrderExpired(spec=spec):
             orders[spec.order_id] = order_row(
@@ -346,6 +354,7 @@ _S_NEW = OrdStatus.NEW.value
 _S_PARTIAL = OrdStatus.PARTIALLY_FILLED.value
 _S_FILLED = OrdStatus.FILLED.value
 _S_CANCELED = OrdStatus.CANCELED.value
+_REPLACED_TO_FILLED = CancelReason.REPLACED_TO_FILLED
 _S_EXPIRED = OrdStatus.EXPIRED.value
 
 
@@ -453,9 +462,12 @@ def build_tuples(journal: Iterable[tuple[int, Command, list[Event]]]) -> TupleRo
                 )
             elif cls is OrderCancelled or cls is OrderExpired:
                 spec = e.spec
+                status = _S_CANCELED if cls is OrderCancelled else _S_EXPIRED
+                if cls is OrderCancelled and e.reason is _REPLACED_TO_FILLED:
+                    spec, status = replaced_to_filled(e) or spec, _S_FILLED
                 orders[spec.order_id] = order_tuple(
                     spec,
-                    _S_CANCELED if cls is OrderCancelled else _S_EXPIRED,
+                    status,
                     e.cum_qty,
                     0,
                     e.cum_notional,

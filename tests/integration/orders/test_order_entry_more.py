@@ -210,15 +210,21 @@ async def test_replace_to_quantity_at_or_below_filled_completes_the_order(harnes
     buyer.send("G", [(41, "B1"), (11, "B2"), (55, "TEST"), (54, "1"), (60, T0), (38, "40"),
                      (40, "2"), (44, "10.00")])
     done = await buyer.next_app()
-    assert (done[150], done[39], done[11], done[41], done[37], done[14], done[151]) == (
-        "4", "4", "B2", "B1", ack[37], "40", "0"
-    )
+    # FIX 4.4 Appendix D: ExecType Replaced, OrdStatus Filled ("filled" takes precedence
+    # over "canceled"), OrderQty = CumQty
+    assert (done[150], done[39], done[11], done[41], done[37], done[38], done[14],
+            done[151]) == ("5", "2", "B2", "B1", ack[37], "40", "40", "0")  # fmt: skip
     assert done[58] == "replaced to quantity 40 <= filled quantity 40"
     assert harness.venue.engine.live_orders(owner=BUYER) == []
     buyer.send("F", [(37, ack[37]), (41, "B2"), (11, "B3"), (55, "TEST"), (54, "1"), (60, T0),
                      (38, "40")])
     late = await buyer.next_app()
-    assert (late[35], late[37], late[102], late[434], late[39]) == ("9", ack[37], "0", "1", "4")
+    assert (late[35], late[37], late[102], late[434], late[39]) == ("9", ack[37], "0", "1", "2")
+    buyer.send("H", [(37, ack[37]), (11, "B2"), (55, "TEST"), (54, "1")])
+    status = await buyer.next_app()
+    assert (status[150], status[39], status[11], status[14], status[151]) == (
+        "I", "2", "B2", "40", "0"
+    )
 
 
 async def test_poss_resend_duplicate_is_not_executed_twice(harness) -> None:

@@ -219,6 +219,23 @@ async def test_orders_rows_follow_the_events(store: Store, one_batch: bool) -> N
         assert [r.order_id for r in after[5] if r.status in ("0", "1")] == [3]
 
 
+async def test_a_replace_to_the_filled_quantity_stores_the_order_filled(store: Store) -> None:
+    """FIX 4.4 Appendix D: a replace to a quantity <= CumQty leaves the order Filled, its
+    OrderQty the filled one and its ClOrdID the replace's, as its ExecutionReport says."""
+    sc = Scenario()
+    store.journal(1, sc.a1, [OrderAccepted(1, T0, sc.s1)])
+    store.journal(2, sc.b1, [OrderAccepted(2, T0 + 1, sc.s2), sc.trade])
+    to_filled = ReplaceOrder(T0 + 2, ALICE, "A2", "A1", Qty(30))
+    text = "replaced to quantity 30 <= filled quantity 40"
+    done = OrderCancelled(4, T0 + 2, sc.s1, Qty(40), 6000, CancelReason.REPLACED_TO_FILLED,
+                          "A2", text)  # fmt: skip
+    store.journal(3, to_filled, [done])
+    await store.commit()
+    [row] = [r for r in await store.orders(live_only=False) if r.order_id == 1]
+    assert row == order_record(replace(sc.s1, cl_ord_id="A2", qty=Qty(40)), "2", 40, 0, 6000,
+                               T0 + 2, 4)  # fmt: skip
+
+
 async def test_orders_filters(store: Store) -> None:
     sc = Scenario()
     sc.journal(store, slice(0, 2))
