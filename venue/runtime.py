@@ -517,10 +517,8 @@ class Venue:
         path = self.config.default.instruments_file
         if path is None:
             raise StartupError("sessions.cfg: InstrumentsFile is not set in [DEFAULT]")
-        base = self.config.path.parent if self.config.path is not None else Path()
-        full = path if path.is_absolute() else base / path
-        try:
-            return load_instruments(full)
+        try:  # a relative path is already the sessions.cfg folder's (parse_config)
+            return load_instruments(path)
         except InstrumentError as exc:
             raise StartupError(str(exc)) from exc
 

@@ -38,7 +38,6 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, cast
 
 from fix_gateway.codec import SOH_B, Framer, checksum, format_utc_timestamp, is_uint
@@ -768,11 +767,11 @@ def config_from_sessions(
         raise SimulationError("no trading session to simulate")
     known: dict[str, Instrument] = {}
     path = cfg.default.instruments_file
-    if path is not None:
-        base = cfg.path.parent if cfg.path is not None else Path()
-        full = path if Path(path).is_absolute() else base / path
-        with contextlib.suppress(InstrumentError, OSError):
-            known = {i.symbol: i for i in load_instruments(full)}
+    if path is not None:  # a relative path is already the sessions.cfg folder's
+        try:
+            known = {i.symbol: i for i in load_instruments(path)}
+        except InstrumentError as exc:  # orders priced off its rules would all be refused
+            raise SimulationError(str(exc)) from None
     specs = tuple(
         SymbolSpec.from_instrument(known[s]) if s in known else SymbolSpec.default(s)
         for s in symbols

@@ -136,3 +136,49 @@ def test_simulate_of_a_symbol_the_venue_does_not_list_stops_with_an_error(venue:
     assert done.stderr.strip().endswith(
         "error: the venue does not list NOPE (its orders were rejected: unknown symbol)")
     assert time.monotonic() - started < 15  # stopped at the first rejection, not after 20 s
+
+
+def test_a_relative_config_path_names_the_files_beside_it(tmp_path: Path) -> None:
+    """`-c conf/sessions.cfg` from the folder above: InstrumentsFile is conf/'s, for the
+    venue and for the simulator (which prices its orders on the instruments' ticks)."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "instruments.csv").write_text("symbol,tick_size,lot_size\nWIDE,0.25,10\n")
+    (conf / "sessions.cfg").write_text(sessions_cfg(
+        VENUE_ID, (port := free_port()), "[SESSION]\nTargetCompID=SIM1\n", heartbeat=30
+    ))
+    log = tmp_path / "venue.log"
+    proc = start_venue(
+        venue_cmd("run", "--config", "conf/sessions.cfg", "--db", "none", "--mqtt", "none",
+                  "--admin-socket", "v.sock"),
+        log, tmp_path,
+    )
+    try:
+        wait_admin(proc, tmp_path / "v.sock", WAIT, log.read_text)
+        done = subprocess.run(
+            venue_cmd("simulate", "--config", "conf/sessions.cfg", "--json", "--symbols", "WIDE",
+                      "--orders", "200", "--in-flight", "10", "--seed", "3",
+                      "--port", str(port)),
+            capture_output=True, text=True, timeout=40, cwd=tmp_path, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["orders_sent"] == 200
+        assert summary["order_rejects"] == 0  # on WIDE's tick and lot, not defaults
+        assert summary["exec_reports"].get("8", 0) == 0
+    finally:
+        terminate(proc, 15)
+
+
+def test_simulate_with_an_unreadable_instruments_file_stops_with_an_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sessions.cfg").write_text(sessions_cfg(
+        VENUE_ID, free_port(), "[SESSION]\nTargetCompID=SIM1\n"
+    ))  # InstrumentsFile=instruments.csv, which is missing
+    done = subprocess.run(
+        venue_cmd("simulate", "--config", "sessions.cfg", "--orders", "10"),
+        capture_output=True, text=True, timeout=30, cwd=tmp_path, check=False,
+    )
+    assert done.returncode == 1
+    assert "instruments.csv: cannot read instruments file" in done.stderr
