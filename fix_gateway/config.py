@@ -177,7 +177,7 @@ KEYS: Final[dict[str, Key]] = {
         Key("TimeZone", _zone, "UTC", "any", "time_zone"),
         Key("FileLogPath", _PATH, None, "any", "file_log_path"),
         Key("CheckLatency", _bool, True, "any", "check_latency"),
-        Key("MaxLatency", _nonneg_int, 120, "any", "max_latency"),
+        Key("MaxLatency", _pos_int, 120, "any", "max_latency"),  # CheckLatency=N: no check
         Key("LogonTimeout", _nonneg_int, 10, "any", "logon_timeout"),
         Key("LogoutTimeout", _nonneg_int, 2, "any", "logout_timeout"),
         Key("RefreshOnLogon", _bool, False, "any", "refresh_on_logon"),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from fix_gateway.codec import HEADER_TAGS, TRAILER_TAGS, Message, parse_utc_timestamp
-from fix_gateway.fix44_tags import MESSAGE_TAGS
+from fix_gateway.fix44_tags import DEFINED_TAGS, MESSAGE_TAGS
 
 # SessionRejectReason(373) values used by the venue.
 INVALID_TAG_NUMBER: Final = 0
@@ -168,7 +168,7 @@ MESSAGES: Final[dict[str, tuple[tuple[int, ...], tuple[int, ...]]]] = {
     "3": ((45,), (371, 372, 373, 58, 354, 355)),
     "4": ((36,), (123,)),
     "5": ((), (58, 354, 355)),
-    "A": ((98, 108), (95, 96, 141, 383, 464, 553, 554, 789, 925)),
+    "A": ((98, 108), (95, 96, 141, 372, 383, 384, 385, 464, 553, 554, 789, 925)),
     "D": (
         (11, 55, 54, 60, 38, 40),
         (1, 18, 21, 44, 99, 59, 126, 432, 110, 111, 58, 15, 100, 526, 528, 583, *_INSTRUMENT),
@@ -343,7 +343,7 @@ def validate(msg: Message) -> Problem | None:
     if not keys <= spec.allowed:
         for tag, _ in msg.fields:
             if tag not in spec.allowed:
-                if tag in FIELDS:
+                if tag in FIELDS or tag in DEFINED_TAGS:
                     return (TAG_NOT_DEFINED_FOR_MSG_TYPE, tag,
                             "Tag not defined for this message type")
                 if tag >= USER_DEFINED_TAGS_START:

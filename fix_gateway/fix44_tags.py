@@ -92,5 +92,15 @@ GROUP_TAGS: Final[frozenset[int]] = frozenset(
         455, 456, 457, 458, 459, 462, 463, 467, 523, 524, 525, 538, 539, 542, 545, 592, 593,
         594, 595, 625, 661, 736, 763, 802, 803, 804, 805, 810, 865, 866, 867, 868, 877, 878,
         879, 882, 883, 884, 885, 886, 887, 888, 889, 941,
+        372, 385,  # Logon's NoMsgTypes(384) group: RefMsgType, MsgDirection
     }
 )
+
+#: Every tag FIX 4.4 defines (spec/FIX44.xml's fields: 1-956 but for the numbers it leaves
+#: out). A tag in it that a message may not carry is "not defined for this message type"
+#: (SessionRejectReason 2), one outside it an "invalid tag number" (0).
+DEFINED_TAGS: Final[frozenset[int]] = frozenset(range(1, 957)) - {
+    20, 24, 46, 47, 51, 76, 86, 92, 101, 105, 109, 125, 166, 173, 174, 175, 176, 177, 178, 179,
+    180, 181, 182, 183, 184, 185, 186, 187, 204, 205, 219, 261, 314, 319, 370, 439, 440, 449,
+    450, 465, 653, 685, 809, 831,
+}

@@ -710,7 +710,12 @@ class Session:
             return
         self._test_req_id = None  # the counterparty is alive: the next silence gets a new one
         if msg_type not in SUPPORTED_MSG_TYPES:
-            if msg_type in FIX44_MSG_TYPES or msg_type[:1] == "U":
+            if msg_type == "j":  # the counterparty's BusinessMessageReject: never answered
+                store.incr_next_target_seq()  # with one (two engines would loop forever)
+                self.log.on_event(f"Received BusinessMessageReject: {msg.get(58) or ''} "
+                                  f"(RefSeqNum {msg.get(45)}, RefMsgType {msg.get(372)}, "
+                                  f"reason {msg.get(380)})", now_ns)
+            elif msg_type in FIX44_MSG_TYPES or msg_type[:1] == "U":
                 # An application message the venue does not support: BusinessMessageReject
                 self._business_reject(msg, seq, 3, "Unsupported Message Type", now_ns, out)
             else:  # FIX 4.4 2q? undefined MsgType -> Reject reason 11

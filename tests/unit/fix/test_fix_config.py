@@ -172,6 +172,16 @@ def test_market_data_keys_are_checked_when_the_file_is_read(line: str, expected:
         parse_config(text.replace(line, good))
 
 
+def test_max_latency_zero_is_refused_not_read_as_no_check() -> None:
+    """CheckLatency=N turns the check off; in QuickFIX MaxLatency=0 is the strictest value,
+    which no message meets at this venue's nanosecond clock."""
+    text = ("[DEFAULT]\nSenderCompID=VENUE\nSocketAcceptPort=9878\nMaxLatency=0\n"
+            "[SESSION]\nTargetCompID=C1\n")
+    with pytest.raises(ConfigError) as e:
+        parse_config(text)
+    assert str(e.value).startswith("sessions.cfg:4: MaxLatency: expected an integer >= 1, got '0'")
+
+
 def test_missing_required_key() -> None:
     with pytest.raises(ConfigError, match=r"sessions\.cfg:1: TargetCompID: required"):
         parse_config("[SESSION]\nSenderCompID=V\nSocketAcceptPort=1\n")

@@ -886,6 +886,28 @@ def test_14a_non_numeric_tag() -> None:
     assert p.store.next_target_seq == 3
 
 
+@pytest.mark.parametrize(
+    ("tag", "reason"),
+    [(150, "2"), (40, "2"), (20, "0"), (957, "0"), (4000, "0"), (5001, "3")],
+)
+def test_14a_14c_a_tag_fix_44_defines_is_not_defined_for_the_type_others_are_invalid(
+    tag: int, reason: str
+) -> None:
+    """As QuickFIX with FIX44.xml: 150 (ExecType) on a Heartbeat is a FIX 4.4 tag this
+    message may not carry (373=2); 20 is a number FIX 4.4 leaves out, 957 beyond its last
+    (373=0); 5001 a user-defined tag the venue does not know (373=3)."""
+    p = logged_on()
+    [rej] = sent(p.send("0", [(tag, "1")]))
+    assert tags(rej, 35, 45, 371, 372, 373) == {35: "3", 45: "2", 371: str(tag), 372: "0",
+                                                 373: reason}  # fmt: skip
+
+
+def test_a_logon_with_the_no_msg_types_group_is_accepted() -> None:
+    p = Pair()
+    acts = p.logon(extra=[(384, 2), (372, "D"), (385, "R"), (372, "8"), (385, "S")])
+    assert any(isinstance(a, LoggedOn) for a in acts), sent(acts)
+
+
 def test_2d_comp_id_problem_reject_then_logout() -> None:
     p = logged_on()
     acts = p.send("D", NOS_FIELDS, sender="MALLORY")
@@ -932,6 +954,16 @@ def test_unsupported_msg_type_business_reject() -> None:
     [bmr] = sent(p.send("R", [(131, "Q1")]))
     assert tags(bmr, 35, 45, 372, 380) == {35: "j", 45: "2", 372: "R", 380: "3"}
     assert p.store.next_target_seq == 3
+
+
+def test_a_business_message_reject_is_logged_not_answered() -> None:
+    """A reject answered with a reject: two engines would trade them forever."""
+    p = logged_on()
+    acts = p.send("j", [(45, "2"), (372, "8"), (380, "3"), (58, "Unsupported Message Type")])
+    assert sent(acts) == [] and delivered(acts) == [] and events(acts) == []
+    assert p.store.next_target_seq == 3
+    assert p.log.events[-1] == ("Received BusinessMessageReject: Unsupported Message Type "
+                                "(RefSeqNum 2, RefMsgType 8, reason 3)")
 
 
 # -- application delivery ------------------------------------------------------------------------
