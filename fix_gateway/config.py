@@ -28,8 +28,6 @@ from market_data.config import MarketDataConfig
 
 Scope = Literal["default", "any"]  # DEFAULT block only, or DEFAULT (as default) and SESSION
 
-_DAY = 86_400
-_WEEK = 7 * _DAY
 _DAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -270,8 +268,9 @@ class Schedule:
     """A daily (or, with days, weekly) trading session in a time zone (QuickFIX semantics).
 
     Both ends are inclusive; StartTime == EndTime on a daily schedule is a 24-hour session that
-    starts at that time.  Offsets are computed in local wall-clock seconds, so a period start
-    that crosses a DST change may be off by the DST shift.
+    starts at that time. Both are wall-clock times of the time zone on the days they fall on,
+    so a period that spans a daylight-saving change is an hour shorter or longer, and its
+    start stays where it was.
     """
 
     start_time: dt.time
@@ -280,30 +279,38 @@ class Schedule:
     start_day: int | None = None  # 0 = Monday
     end_day: int | None = None
 
-    def _offset(self, now_ns: int) -> int | None:
-        local = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, ZoneInfo(self.time_zone))
-        now_s = local.hour * 3600 + local.minute * 60 + local.second
-        start = self.start_time.hour * 3600 + self.start_time.minute * 60 + self.start_time.second
-        end = self.end_time.hour * 3600 + self.end_time.minute * 60 + self.end_time.second
-        period = _DAY
-        if self.start_day is not None and self.end_day is not None:
-            period = _WEEK
-            now_s += local.weekday() * _DAY
-            start += self.start_day * _DAY
-            end += self.end_day * _DAY
-        length = (end - start) % period or period
-        offset = (now_s - start) % period
-        return offset if offset <= length else None
+    def _start_s(self, now_s: int) -> int | None:
+        """Start (Unix seconds) of the period holding ``now_s``, None when outside."""
+        zone = ZoneInfo(self.time_zone)
+        today = dt.datetime.fromtimestamp(now_s, zone).date()
+        start_day, end_day = self.start_day, self.end_day
+        weekly = start_day is not None and end_day is not None
+        if start_day is not None and end_day is not None:
+            span = (end_day - start_day) % 7  # days from a start to its end
+            if span == 0 and self.end_time <= self.start_time:
+                span = 7
+        else:
+            span = 0 if self.end_time > self.start_time else 1
+        for back in range(span + 1):  # the latest start first: periods may not overlap
+            day = today - dt.timedelta(days=back)
+            if weekly and day.weekday() != self.start_day:
+                continue
+            start = dt.datetime.combine(day, self.start_time, zone).timestamp()
+            last_day = day + dt.timedelta(days=span)
+            end = dt.datetime.combine(last_day, self.end_time, zone).timestamp()
+            if start <= now_s <= end:
+                return int(start)
+            if now_s >= start:
+                return None  # after this period's end, before the next one's start
+        return None
 
     def is_in_session(self, now_ns: int) -> bool:
-        return self._offset(now_ns) is not None
+        return self._start_s(now_ns // 1_000_000_000) is not None
 
     def period_start(self, now_ns: int) -> int | None:
         """Start (ns) of the session period containing ``now_ns``; None when outside."""
-        offset = self._offset(now_ns)
-        if offset is None:
-            return None
-        return (now_ns // 1_000_000_000 - offset) * 1_000_000_000
+        start = self._start_s(now_ns // 1_000_000_000)
+        return None if start is None else start * 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)

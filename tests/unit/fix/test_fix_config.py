@@ -234,6 +234,47 @@ def test_weekly_schedule() -> None:
     assert s.period_start(_ns(2024, 1, 10, 3)) == _ns(2024, 1, 7, 18)  # previous Sunday
 
 
+@pytest.mark.parametrize(
+    ("first_day", "transition"),
+    [((2026, 10, 24), "clocks go back"), ((2026, 3, 28), "clocks go forward")],
+)
+def test_a_daylight_saving_change_starts_no_new_period(
+    first_day: tuple[int, int, int], transition: str
+) -> None:
+    """A 24-hour session starting at local midnight (Europe/London) has exactly one period
+    per local day across a DST change, each starting at that day's local midnight: the
+    period start used to jump by the shift (a mid-day Logout, a second sequence reset and a
+    false end of the trading day)."""
+    s = Schedule(dt.time(0), dt.time(0), "Europe/London")
+    y, mo, d = first_day
+    begin = _ns(y, mo, d, 0, tz="Europe/London")
+    starts = {
+        s.period_start(begin + minute * 60 * 1_000_000_000) for minute in range(3 * 24 * 60 - 60)
+    }
+    midnights = {_ns(y, mo, d + k, 0, tz="Europe/London") for k in range(3)}
+    assert starts == midnights, transition
+
+
+def test_a_daily_schedule_across_a_daylight_saving_change_keeps_its_local_hours() -> None:
+    s = Schedule(dt.time(8), dt.time(17), "America/New_York")
+    # 2026-03-08 is the day the clocks go forward in New York (Sunday); Monday 08:00 EDT
+    monday_open = _ns(2026, 3, 9, 8, tz="America/New_York")
+    assert s.period_start(monday_open + 60 * 1_000_000_000) == monday_open
+    assert not s.is_in_session(monday_open - 60 * 1_000_000_000)
+    assert s.is_in_session(_ns(2026, 3, 9, 17, tz="America/New_York"))  # inclusive end
+    assert not s.is_in_session(_ns(2026, 3, 9, 17, 1, tz="America/New_York"))
+
+
+def test_weekly_schedule_outside_and_at_its_ends() -> None:
+    s = Schedule(dt.time(18), dt.time(17), "UTC", start_day=6, end_day=4)  # Sun 18:00-Fri 17:00
+    assert not s.is_in_session(_ns(2024, 1, 12, 17, 1))  # Friday after the end
+    assert s.is_in_session(_ns(2024, 1, 12, 17))  # Friday at the end
+    assert not s.is_in_session(_ns(2024, 1, 14, 17, 59))  # Sunday before the start
+    assert s.period_start(_ns(2024, 1, 14, 18)) == _ns(2024, 1, 14, 18)
+    always = Schedule(dt.time(8), dt.time(8), "UTC", start_day=0, end_day=0)  # a whole week
+    assert always.period_start(_ns(2024, 1, 14, 23)) == _ns(2024, 1, 8, 8)
+
+
 def test_password_hash_roundtrip() -> None:
     h = hash_password("correct horse", iterations=1000)
     assert h.startswith("pbkdf2_sha256$1000$")
