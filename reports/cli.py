@@ -24,7 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from reports.day import DayError, zone
+from reports.day import DayError, check_day, zone
 
 if TYPE_CHECKING:
     from reports.eod import ReportResult
@@ -71,6 +71,8 @@ def eod(
     works offline) plus one CSV per table, in --out."""
     try:
         zone(tz)
+        if day is not None:
+            check_day(day.date())
     except DayError as exc:
         raise _fail(str(exc)) from None
     from reports.eod import ReportError  # pandas and plotly: imported when a report is built

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from venue.instruments import Instrument
@@ -34,7 +35,20 @@ EXTRA_PRICE_DECIMALS = 4
 
 
 class DayError(ValueError):
-    """The timezone is unknown."""
+    """The timezone is unknown, or the day outside what the store's timestamps can hold."""
+
+
+#: The days a report can cover: the store's timestamps are nanoseconds since 1970 in a
+#: signed 64-bit integer (they end on 2262-04-11).
+FIRST_DAY: Final = date(1970, 1, 1)
+LAST_DAY: Final = date(2262, 4, 10)
+
+
+def check_day(day: date) -> date:
+    """``day`` itself, if a report can cover it."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DayError(f"no trading day {day}: the venue's days run from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def zone(tz: str) -> ZoneInfo:

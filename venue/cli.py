@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fix_gateway.store import MAX_SEQ_NUM
 from market_data.cli import app as md_app
@@ -38,8 +39,10 @@ app.add_typer(instruments_app, name="instruments")
 app.add_typer(orders_app, name="orders")
 app.add_typer(db_app, name="db")
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)  # errors stay one line whatever the width
+# No markup: what is printed holds clients' and operators' text (a ClOrdID "[/x]", a
+# description "[red]..."), which must show as it is and never break the output.
+console = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)  # errors: one line whatever the width
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="sessions.cfg of the venue.", envvar="VENUE_CONFIG")
@@ -59,7 +62,7 @@ SNAPSHOT_TIMEOUT = 600.0  # seconds `venue db snapshot` waits (about 3 s per mil
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False)
     return typer.Exit(1)
 
 
@@ -97,8 +100,10 @@ def _admin(
 
 
 def _print_table(table: Table) -> None:
-    # A pipe or a narrow terminal would squeeze columns into ellipses: give tables room.
-    out = console if console.is_terminal and console.width >= 120 else Console(width=160)
+    # A pipe or a narrow terminal would squeeze columns into ellipses: give tables room (a
+    # table is as wide as its content, never padded to the console's width).
+    wide = console.is_terminal and console.width >= 120
+    out = console if wide else Console(width=10_000, markup=False)
     out.print(table)
 
 
@@ -443,16 +448,16 @@ def _offline_session_change(
         # this store: its claim (the SQLite file's lock, PostgreSQL's advisory lock) says
         # so, and the change would be overwritten by it, or delete the messages it resends
         # from.
+        try:
+            store = await Store.open(url, create=False, exclusive=True)
+        except StoreInUse as exc:
+            raise fail(f"{exc}: change it through that venue (its --admin-socket)") from None
         claim = VenueClaim(url, None)
         try:
             claim.take()
-            store = await Store.open(url, create=False, exclusive=True)
-        except (ClaimError, StoreInUse) as exc:
-            claim.release()
+        except ClaimError as exc:
+            await store.close()
             raise fail(f"{exc}: change it through that venue (its --admin-socket)") from None
-        except BaseException:
-            claim.release()
-            raise
         try:
             record = await store.load_fix_session(sid)
             now = time.time_ns()
@@ -494,19 +499,26 @@ def _store_failure(url: str, exc: Exception) -> typer.Exit:
     """One line that names the store once (the store's own errors mostly do already)."""
     from venue.store import SchemaError
 
-    text, shown = str(exc), _shown_url(url)
+    # SQLAlchemy adds "(Background on this error at: https://sqlalche.me/...)" on a line
+    # of its own: the error stays one line
+    text, shown = str(exc).splitlines()[0] if str(exc) else repr(exc), _shown_url(url)
     return fail(text if isinstance(exc, SchemaError) or shown in text else f"{shown}: {text}")
 
 
 def _running(config: Path, admin_socket: Path | None) -> bool:
     from venue.admin import VenueNotRunningError
 
+    path = _admin_path(config, admin_socket)
     try:
-        call(_admin_path(config, admin_socket), "status", timeout=2.0)
+        call(path, "status", timeout=2.0)
     except VenueNotRunningError:
         return False
     except AdminError:
         return True
+    except TimeoutError:  # something listens there: changing its store behind it is unsafe
+        raise fail(f"the venue at {path} did not answer status within 2 s") from None
+    except OSError as exc:
+        raise fail(f"admin socket {path}: {exc.strerror or exc}") from None
     return True
 
 

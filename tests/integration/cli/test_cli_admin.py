@@ -340,6 +340,22 @@ async def test_orders_list_and_cancel(venue_proc: VenueProcess) -> None:
 
 
 @pytest.mark.quickfix
+async def test_text_from_clients_is_printed_as_it_is(venue_proc: VenueProcess) -> None:
+    """ClOrdIDs are the clients' text: "[/x]" once stopped `orders list` with a markup
+    error, and "[red]R[/red]" showed as "R"."""
+    client = venue_proc.client("CLIA")
+    await client.start()
+    for cl_ord_id in ("[/x]", "[red]R[/red]"):
+        client.order(cl_ord_id, "TEST", "1", 5, "99.00")
+        assert (await client.next_app())[150] == "0"
+    out = cli(venue_proc, "orders", "list").stdout
+    assert "[/x]" in out and "[red]R[/red]" in out
+    assert "..." not in out and "\u2026" not in out  # a pipe gets whole columns
+    result = cli(venue_proc, "sessions", "logout", "[/x]", code=1)
+    assert stderr_of(result).strip() == "error: unknown session '[/x]'"
+
+
+@pytest.mark.quickfix
 async def test_status_counts_the_group_commits(venue_proc: VenueProcess) -> None:
     before = call(venue_proc.sock, "status", timeout=2.0)["store_stats"]
     client = venue_proc.client("CLIA")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,27 @@ def test_set_seq_and_reset_work_on_the_store_when_the_venue_is_stopped(tmp_path:
     assert "unknown session 'NOBODY'" in result.output
 
 
+def test_an_admin_socket_that_never_answers_stops_the_offline_change(tmp_path: Path) -> None:
+    """Something accepts on the admin socket but does not answer (a venue stalled): the
+    store is not changed behind it, and the error is one line, not a traceback."""
+    cfg, url = make_stopped_venue(tmp_path)
+    moved = CliRunner().invoke(app, ["sessions", "set-seq", "OFF1", "--sender", "50",
+                                     "--config", str(cfg), "--db", url,
+                                     "--admin-socket", str(tmp_path / "none.sock")])
+    assert moved.exit_code == 0, moved.output
+    before = read_session(url)
+    assert before[0] == 50
+    sock_path = tmp_path / "stalled.sock"
+    with socket.socket(socket.AF_UNIX) as stalled:
+        stalled.bind(str(sock_path))
+        stalled.listen()
+        result = CliRunner().invoke(app, ["sessions", "reset", "OFF1", "--config", str(cfg),
+                                          "--admin-socket", str(sock_path), "--db", url])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: the venue at {sock_path} did not answer status within 2 s\n"
+    assert read_session(url) == before
+
+
 @pytest.mark.parametrize(
     ("url", "error"),
     [
@@ -103,6 +125,20 @@ def test_a_store_url_the_venue_cannot_use_is_a_one_line_error(
     assert error in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == [cfg]
+
+
+@pytest.mark.parametrize("command", [["sessions", "reset", "OFF1"], ["db", "upgrade"]])
+def test_a_file_that_is_not_a_database_is_a_one_line_error(
+    tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG)
+    url = f"sqlite+aiosqlite:///{cfg}"  # the configuration given as the store
+    result = runner.invoke(app, [*command, "--db", url, "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: {url}: cannot reach the database: (sqlite3.DatabaseError) "
+                             "file is not a database\n")
+    assert cfg.read_text() == CFG
 
 
 @pytest.mark.parametrize(

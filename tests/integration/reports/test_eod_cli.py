@@ -113,6 +113,17 @@ def test_bad_date_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("day", ["2263-01-01", "9999-12-31", "1600-01-01", "0001-01-01"])
+def test_a_date_the_store_cannot_hold_is_a_one_line_error(
+    tmp_path: Path, generated_day: Any, write: Any, day: str
+) -> None:
+    url = _written(tmp_path, generated_day, write)
+    result = runner.invoke(app, ["eod", "--db", url, "--out", str(tmp_path), "--date", day])
+    assert result.exit_code == 1
+    assert result.output == (f"error: no trading day {day}: the venue's days run from "
+                             "1970-01-01 to 2262-04-10\n")
+
+
 def test_timezone_moves_the_day(tmp_path: Path, generated_day: Any, write: Any) -> None:
     # 09:00-09:40 UTC is 2026-01-05 in Tokyo too (18:00 JST); 17:30 UTC EndOfDay is the 6th.
     url = _written(tmp_path, generated_day, write)
