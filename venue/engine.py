@@ -244,6 +244,13 @@ class MatchingEngine:
             and (symbol is None or order.spec.symbol == symbol)
         ]
 
+    def has_orders(self, symbol: str) -> bool:
+        """True when ``symbol`` has a live order, or a finished one the engine still keeps
+        (see DONE_ORDERS_KEPT). A scan: for operator actions, not the order path."""
+        return any(o.spec.symbol == symbol for o in self._live.values()) or any(
+            o.spec.symbol == symbol for o in self._done.values()
+        )
+
     def live_order_count(self) -> int:
         """How many orders are live (resting or untriggered stops): no views built."""
         return len(self._live)

@@ -553,7 +553,10 @@ class Venue:
         for instrument in instruments:
             current = engine.instrument(instrument.symbol)
             if current is None or current.with_status(instrument.status) != instrument:
-                problem = self._tick_change_problem(current, instrument)
+                try:
+                    problem = await self._tick_change_problem(current, instrument)
+                except StoreError as exc:
+                    raise StartupError(f"store {url}: {exc}") from exc
                 if problem is not None:
                     raise StartupError(f"{self.config.default.instruments_file}: {problem}")
                 # new rules; the status stays as an operator set it
@@ -823,7 +826,10 @@ class Venue:
             if current is None and args.get("tick_size") is None:
                 raise AdminError("invalid instrument: a new listing needs its tick size") from exc
             raise AdminError(f"invalid instrument: {exc}") from exc
-        problem = self._tick_change_problem(current, instrument)
+        try:
+            problem = await self._tick_change_problem(current, instrument)
+        except StoreError as exc:
+            raise AdminError(f"cannot check {symbol}'s stored orders: {exc}") from exc
         if problem is not None:
             raise AdminError(problem)
         if instrument == current:
@@ -835,18 +841,30 @@ class Venue:
         await self.commit()
         return f"{symbol} {'listed' if current is None else 'changed'}"
 
-    def _tick_change_problem(self, current: Instrument | None, new: Instrument) -> str | None:
+    async def _tick_change_problem(
+        self, current: Instrument | None, new: Instrument
+    ) -> str | None:
         """Why ``new`` may not replace ``current``: the store keeps prices as integer ticks,
-        so once the instrument has traded or has orders its tick size is part of its history
-        (reports, last price, price bands would read old ticks with the new size)."""
+        so once the instrument has traded or has had orders, on any day, its tick size is
+        part of its history (reports, last price, price bands would read old ticks with the
+        new size).
+
+        Raises:
+            StoreError: the store cannot say whether it holds orders of the symbol.
+        """
         if current is None or current.tick_size == new.tick_size:
             return None
         symbol = new.symbol
-        if self.engine.last_price(symbol) is None and not self.engine.live_orders(symbol=symbol):
+        engine = self.engine
+        if (
+            engine.last_price(symbol) is None
+            and not engine.has_orders(symbol)
+            and not (self.store is not None and await self.store.has_orders(symbol))
+        ):
             return None
         return (
             f"{symbol}: the tick size cannot change from {current.tick_size} to "
-            f"{new.tick_size}: {symbol} has traded or has orders, and its stored prices are "
+            f"{new.tick_size}: {symbol} has traded or has had orders, and its stored prices are "
             f"ticks of {current.tick_size}"
         )
 

@@ -1366,6 +1366,17 @@ class Store:
                         return True
         return False
 
+    async def has_orders(self, symbol: str) -> bool:
+        """Has any order of ``symbol`` been stored (committed), on any day? Its prices are
+        ticks of the instrument's tick size, which may then no longer change."""
+
+        async def read(conn: AsyncConnection) -> bool:
+            o = _orders.c
+            hit = await conn.scalar(select(o.order_id).where(o.symbol == symbol).limit(1))
+            return hit is not None
+
+        return await self._read("has_orders", read)
+
     async def seen_cl_ord_id(self, owner: str, cl_ord_id: str) -> bool:
         """Has ``owner`` used ``cl_ord_id`` (accepted, replaced to, cancelled with, rejected,
         cancel-rejected, mass-cancelled)? Includes writes not yet committed. For FIX

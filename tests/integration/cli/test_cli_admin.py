@@ -280,10 +280,16 @@ async def test_tick_size_of_an_instrument_with_orders_cannot_change(
     client = venue_proc.client("CLIA")
     await client.start()
     client.order("T1", "TEST", "1", 5, "99.00")
-    assert (await client.next_app())[150] == "0"
+    ack = await client.next_app()
+    assert ack[150] == "0"
     result = cli(venue_proc, "instruments", "add", "TEST", "--tick-size", "0.05", code=1)
     assert ("TEST: the tick size cannot change from 0.01 to 0.05: TEST has traded or has "
-            "orders") in stderr_of(result)
+            "had orders") in stderr_of(result)
+    # no live order left and no trade: the day's stored prices are still ticks of 0.01
+    cli(venue_proc, "orders", "cancel", ack[37])
+    assert (await client.next_app())[150] == "4"
+    result = cli(venue_proc, "instruments", "add", "TEST", "--tick-size", "0.05", code=1)
+    assert "TEST has traded or has had orders" in stderr_of(result)
     assert _instrument(venue_proc, "TEST")["tick_size"] == "0.01"
 
 

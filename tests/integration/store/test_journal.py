@@ -236,6 +236,16 @@ async def test_a_replace_to_the_filled_quantity_stores_the_order_filled(store: S
                                T0 + 2, 4)  # fmt: skip
 
 
+async def test_has_orders_of_a_symbol(store: Store) -> None:
+    sc = Scenario()
+    assert not await store.has_orders("AAPL")
+    sc.journal(store, slice(0, 1))
+    assert not await store.has_orders("AAPL")  # buffered, not committed
+    await store.commit()
+    assert await store.has_orders("AAPL")
+    assert not await store.has_orders("MSFT")
+
+
 async def test_orders_filters(store: Store) -> None:
     sc = Scenario()
     sc.journal(store, slice(0, 2))
