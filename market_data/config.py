@@ -85,6 +85,12 @@ class MarketDataConfig:
             raise ConfigError("publish_timeout must be > 0")
         if not 1 <= self.keepalive <= 65_535:  # MQTT's keepalive is a 16-bit number
             raise ConfigError("keepalive must be from 1 to 65535 seconds")
+        if self.tls_ca_file is not None and endpoint(self.url).tls:
+            try:  # now, not when the publisher connects (its task would end, unheard)
+                self.tls_context()
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                raise ConfigError(f"tls_ca_file {self.tls_ca_file}: {reason}") from None
 
     @staticmethod
     def configured_prefix(given_url: str | None, config_prefix: str | None) -> str | None:
@@ -181,3 +187,9 @@ def endpoint(url: str) -> Endpoint:
         username=unquote(parts.username) if parts.username is not None else None,
         password=unquote(parts.password) if parts.password is not None else None,
     )
+
+
+def display_url(url: str) -> str:
+    """The broker's URL for logs and status: scheme, host and port, no credentials."""
+    ep = endpoint(url)
+    return f"{'mqtts' if ep.tls else 'mqtt'}://{ep.host}:{ep.port}"

@@ -35,7 +35,7 @@ from typing import NamedTuple, Protocol
 
 import aiomqtt
 
-from market_data.config import MarketDataConfig, endpoint
+from market_data.config import MarketDataConfig, display_url, endpoint
 from market_data.payloads import (
     LevelLike,
     LevelTuple,
@@ -459,7 +459,7 @@ class MarketDataPublisher:
                     self.counters.connects += 1
                     delay = cfg.reconnect_min
                     was_up = True
-                    log.info("market data: connected to %s", _where(cfg.url))
+                    log.info("market data: connected to %s", display_url(cfg.url))
                     try:
                         await self._session(client)
                     except asyncio.CancelledError:
@@ -476,7 +476,7 @@ class MarketDataPublisher:
                     level,
                     "market data: broker %s unavailable (%s); trading continues, "
                     "retrying every <= %.1fs",
-                    _where(cfg.url),
+                    display_url(cfg.url),
                     exc,
                     cfg.reconnect_max,
                 )
@@ -576,9 +576,3 @@ async def _until_disconnected(client: aiomqtt.Client) -> None:
     async for _ in client.messages:
         pass
     raise aiomqtt.MqttError("message iterator ended")
-
-
-def _where(url: str) -> str:
-    """The URL without credentials, for logs."""
-    ep = endpoint(url)
-    return f"{'mqtts' if ep.tls else 'mqtt'}://{ep.host}:{ep.port}"

@@ -101,6 +101,14 @@ def _rules_changed(old: Instrument, new: Instrument) -> str:
     return ", ".join(changed)
 
 
+def _publisher_ended(task: asyncio.Task[None]) -> None:
+    """The market data publisher's task ends only when the venue stops it; an exception is
+    logged, not left for a stop that may be days away."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("market data publisher stopped: nothing more is published",
+                  exc_info=task.exception())
+
+
 def _nothing_to_write() -> None:
     """A commit barrier's callback when the turn wrote no FIX bytes."""
 
@@ -371,6 +379,7 @@ class Venue:
         loop = asyncio.get_running_loop()
         if self.publisher is not None:
             self._publisher_task = loop.create_task(self.publisher.run())
+            self._publisher_task.add_done_callback(_publisher_ended)
         self._timer = loop.create_task(self._timer_loop())
         self.started_ns = time.time_ns()
         tune_gc()
@@ -379,7 +388,7 @@ class Venue:
             ", ".join(f"{h}:{p}" for (h, _), p in self.acceptor.ports.items()),
             len(self.engine.instruments()),
             self.options.store_url or "off",
-            self.options.mqtt_url or "off",
+            self._market_data_url(),
         )
 
     async def stop(self) -> None:
@@ -634,6 +643,13 @@ class Venue:
     def _fix_store(self, config: SessionConfig) -> MessageStore:
         return self._fix_stores[config.session_id]
 
+    def _market_data_url(self) -> str:
+        """The broker as logs and status show it: no credentials."""
+        from market_data.config import display_url
+
+        url = self.options.mqtt_url
+        return "off" if url is None else display_url(url)
+
     def _start_market_data(self) -> None:
         url = self.options.mqtt_url
         if url is None:
@@ -733,7 +749,7 @@ class Venue:
             "started_ns": self.started_ns,
             "fix_ports": list(self.acceptor.ports.values()),
             "store": self.options.store_url,
-            "mqtt": self.options.mqtt_url,
+            "mqtt": None if self.options.mqtt_url is None else self._market_data_url(),
             "instruments": len(self.engine.instruments()),
             "live_orders": self.engine.live_order_count(),
             "next_event_seq": self.engine.next_seq,

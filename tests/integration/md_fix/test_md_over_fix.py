@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import time
@@ -213,3 +214,23 @@ async def test_a_trade_is_published_only_once_it_is_committed(
             for c in clients:
                 await c.close()
             await venue.stop()
+
+
+async def test_the_broker_password_is_neither_logged_nor_shown_in_status(
+    tmp_path: Path, md_files: Path, broker: tuple[str, int], md_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    host, port = broker
+    config = parse_config(md_files.read_text(), md_files)
+    venue = Venue(config, RuntimeOptions(
+        store_url=None, mqtt_url=f"mqtt://bob:s3cretPW@{host}:{port}", mqtt_prefix=md_prefix,
+        admin_socket=None))
+    caplog.set_level(logging.INFO, logger="venue")
+    await venue.start()
+    try:
+        status = await venue._admin_status({})
+    finally:
+        await venue.stop()
+    assert status["mqtt"] == f"mqtt://{host}:{port}"
+    assert f"market data mqtt://{host}:{port}" in caplog.text
+    assert "s3cretPW" not in caplog.text and "s3cretPW" not in json.dumps(status)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from market_data.cli import _md_config, app
-from market_data.config import ConfigError, MarketDataConfig, endpoint
+from market_data.config import ConfigError, MarketDataConfig, display_url, endpoint
 from market_data.topics import Topics
 
 
@@ -72,6 +72,22 @@ def test_bad_urls(url: str) -> None:
 def test_market_data_url_values_that_cannot_work_are_refused(query: str, error: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(error)):
         MarketDataConfig.from_url(f"mqtt://h?{query}")
+
+
+def test_a_ca_file_that_cannot_be_read_is_refused_when_the_url_is_read(tmp_path: Path) -> None:
+    """Not when the publisher connects: its task ended with nobody to hear it."""
+    with pytest.raises(ConfigError, match=re.escape(
+        f"tls_ca_file {tmp_path}/none.pem: No such file or directory"
+    )):
+        MarketDataConfig.from_url(f"mqtts://h?tls_ca_file={tmp_path}/none.pem")
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match=re.escape(f"tls_ca_file {tmp_path}/bad.pem: ")):
+        MarketDataConfig.from_url(f"mqtts://h?tls_ca_file={tmp_path}/bad.pem")
+
+
+def test_the_displayed_broker_url_has_no_credentials() -> None:
+    assert display_url("mqtt://bob:s3cretPW@127.0.0.1:1883?prefix=v") == "mqtt://127.0.0.1:1883"
+    assert display_url("mqtts://bob:pw@broker") == "mqtts://broker:8883"
 
 
 @pytest.mark.parametrize(("text", "value"), [("1", True), ("off", False), ("TRUE", True)])
