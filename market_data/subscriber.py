@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import aiomqtt
 
@@ -113,18 +113,34 @@ class SymbolView:
     lost: list[tuple[int, int]] = field(default_factory=list)  # dropped by the venue
     duplicates: int = 0
     updates: int = 0  # messages of the symbol's own topics (not the venue status)
+    invalid: int = 0  # messages on the feed's topics that are not the feed's
     builder: BookBuilder = field(default_factory=BookBuilder)
 
     def apply(self, kind: str, payload: bytes | JsonObj) -> str:
         """Apply one message of topic kind ``status``/``trades``/``book``/``book/delta``/
-        ``bbo``/``stats`` (or ``venue`` for the venue status); returns ``kind``."""
-        msg = json.loads(payload) if isinstance(payload, bytes | bytearray) else payload
+        ``bbo``/``stats`` (or ``venue`` for the venue status); returns ``kind``, or
+        ``invalid`` for a message that is not the feed's (not JSON, fields missing: counted
+        in :attr:`invalid`, the view unchanged) and ``ignored`` for a topic kind the feed
+        does not have."""
+        try:
+            msg = json.loads(payload) if isinstance(payload, bytes | bytearray) else payload
+        except ValueError:  # an empty retained message (a cleared topic), or not JSON
+            msg = None
+        if not isinstance(msg, dict):
+            self.invalid += 1
+            return "invalid"
         if kind == "venue":
             self.venue = msg
             return kind
+        if kind not in FEED_KINDS:
+            return "ignored"
+        epoch = msg.get("epoch")
+        if not isinstance(epoch, int) or not _has_fields(kind, msg):
+            self.invalid += 1
+            return "invalid"
         self.updates += 1  # of the symbol's own topics
-        if msg.get("epoch") != self.epoch:
-            self._new_epoch(msg["epoch"])
+        if epoch != self.epoch:
+            self._new_epoch(epoch)
         if kind == "trades":
             self._on_trades(msg)
         elif kind == "book":
@@ -170,6 +186,29 @@ class SymbolView:
             self.trades.popleft()
         self.lost.extend((lo, hi) for lo, hi in msg["lost"] if last is None or hi > last)
         self.last_trade_seq = msg["last_seq"]
+
+
+FEED_KINDS: Final = frozenset({"status", "trades", "book", "book/delta", "bbo", "stats"})
+_FIELDS: Final[dict[str, dict[str, type]]] = {
+    "trades": {"first_seq": int, "last_seq": int, "trades": list, "lost": list},
+    "book": {"seq": int, "bids": list, "asks": list},
+    "book/delta": {"seq": int, "prev_seq": int},
+    "bbo": {"seq": int},
+    "stats": {"seq": int, "trades": int, "volume": int},
+    "status": {"seq": int},
+}
+"""Fields a message of each kind must have (their JSON types) for the view to use it."""
+
+
+def _has_fields(kind: str, msg: JsonObj) -> bool:
+    fields = _FIELDS[kind]
+    if not all(isinstance(msg.get(name), typ) for name, typ in fields.items()):
+        return False
+    if kind == "trades":
+        return all(isinstance(t, dict) and isinstance(t.get("seq"), int) for t in msg["trades"])
+    if kind == "stats":  # what the watch shows: a price or null each
+        return all(name in msg for name in ("last", "open", "high", "low", "vwap"))
+    return True
 
 
 def _newer(current: JsonObj | None, msg: JsonObj) -> JsonObj:
@@ -223,7 +262,10 @@ async def _messages(
 ) -> AsyncIterator[tuple[str, bytes]]:
     try:
         async for message in client.messages:
-            name, kind = topics.parse(message.topic.value)
+            try:
+                name, kind = topics.parse(message.topic.value)
+            except ValueError:  # e.g. "{prefix}/{symbol}" itself, which the filter matches
+                continue
             if name is None:
                 kind = "venue"
             elif name != symbol:

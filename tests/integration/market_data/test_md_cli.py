@@ -95,3 +95,30 @@ def test_watch_of_a_symbol_the_running_venue_does_not_list_is_an_error(
     result = asyncio.run(scenario())
     assert result.exit_code == 1
     assert "error: NOPE is not listed on the venue (listed: AAPL)" in result.output
+
+
+async def _publish_raw(url: str, messages: list[tuple[str, bytes]]) -> None:
+    import aiomqtt
+
+    host, port = url.removeprefix("mqtt://").split(":")
+    async with aiomqtt.Client(host, int(port)) as client:
+        for topic, payload in messages:
+            await client.publish(topic, payload, qos=1, retain=True)
+
+
+def test_watch_skips_messages_that_are_not_the_feeds(mqtt_broker: Any, prefix: str) -> None:
+    """Retained junk under the symbol's topics (an empty message clearing a topic, not JSON,
+    JSON without the feed's fields, the symbol's own topic) used to end the watch with a
+    traceback; it is skipped and the venue's real messages are shown."""
+    asyncio.run(_publish_and_stop(mqtt_broker.url, prefix))
+    asyncio.run(_publish_raw(mqtt_broker.url, [
+        (f"{prefix}/AAPL/trades", b""),
+        (f"{prefix}/AAPL/foo", b'{"v":1,"epoch":99}'),
+        (f"{prefix}/AAPL", b"not json"),
+        (f"{prefix}/AAPL/bbo", b'{"v":1}'),
+    ]))
+    result = CliRunner().invoke(app, ["watch", "AAPL", "--mqtt", mqtt_broker.url, "--prefix",
+                                      prefix, "--count", "3", "--timeout", "10"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    for text in ("190.00", "190.05", "last 190.02"):
+        assert text in result.output
