@@ -572,7 +572,7 @@ def cancelled(ev: OrderCancelled, instrument: Instrument | None) -> EncodedBody:
     if ev.reason is CancelReason.REPLACED_TO_FILLED:
         # FIX 4.4 Appendix D: the replace took the balance away; "filled" takes precedence
         return _report(
-            replaced_to_filled(ev) or spec,
+            replaced_to_filled(ev),
             instrument,
             str(ev.seq),
             "5",

@@ -501,7 +501,8 @@ def _store_failure(url: str, exc: Exception) -> typer.Exit:
 
     # SQLAlchemy adds "(Background on this error at: https://sqlalche.me/...)" on a line
     # of its own: the error stays one line
-    text, shown = str(exc).splitlines()[0] if str(exc) else repr(exc), _shown_url(url)
+    lines = str(exc).splitlines()
+    text, shown = (lines[0] if lines else repr(exc)), _shown_url(url)
     return fail(text if isinstance(exc, SchemaError) or shown in text else f"{shown}: {text}")
 
 

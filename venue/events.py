@@ -128,12 +128,11 @@ class OrderCancelled:
     text: str
 
 
-def replaced_to_filled(ev: OrderCancelled) -> OrderSpec | None:
-    """The order as a replace to a quantity at or below its filled quantity left it, for
-    the ExecutionReport and the ``orders`` row (FIX 4.4 Appendix D: ExecType Replaced,
-    OrdStatus Filled, OrderQty = CumQty, the replace's ClOrdID); None for other cancels."""
-    if ev.reason is not CancelReason.REPLACED_TO_FILLED:
-        return None
+def replaced_to_filled(ev: OrderCancelled) -> OrderSpec:
+    """The order as a replace to a quantity at or below its filled quantity (an
+    ``OrderCancelled`` with reason REPLACED_TO_FILLED) left it, for the ExecutionReport and
+    the ``orders`` row (FIX 4.4 Appendix D: ExecType Replaced, OrdStatus Filled, OrderQty =
+    CumQty, the replace's ClOrdID)."""
     spec, cum = ev.spec, ev.cum_qty
     display = spec.display_qty
     return replace(

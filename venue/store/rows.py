@@ -264,10 +264,10 @@ def _apply(rows: Rows, e: Event) -> None:
                 }
             )
         case OrderCancelled(spec=spec):
-            filled = replaced_to_filled(e)
+            filled = e.reason is CancelReason.REPLACED_TO_FILLED
             orders[spec.order_id] = order_row(
-                filled or spec,
-                OrdStatus.CANCELED if filled is None else OrdStatus.FILLED,
+                replaced_to_filled(e) if filled else spec,
+                OrdStatus.FILLED if filled else OrdStatus.CANCELED,
                 e.cum_qty,
                 0,
                 e.cum_notional,
@@ -464,7 +464,7 @@ def build_tuples(journal: Iterable[tuple[int, Command, list[Event]]]) -> TupleRo
                 spec = e.spec
                 status = _S_CANCELED if cls is OrderCancelled else _S_EXPIRED
                 if cls is OrderCancelled and e.reason is _REPLACED_TO_FILLED:
-                    spec, status = replaced_to_filled(e) or spec, _S_FILLED
+                    spec, status = replaced_to_filled(e), _S_FILLED
                 orders[spec.order_id] = order_tuple(
                     spec,
                     status,

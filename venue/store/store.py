@@ -581,7 +581,7 @@ class Store:
                 raise SchemaError(f"{sqlite_path}: no such database file")
             if exclusive and store._pg:
                 store._exclusive = True
-                await store._claim_pg()  # before the schema: two venues never both migrate
+                await store._connect_pg()  # before the schema: two venues never both migrate
             status = await inspect_schema(engine)
             if status.state is not SchemaState.CURRENT:
                 if not create or status.state in (SchemaState.UNKNOWN, SchemaState.FOREIGN):
@@ -1010,9 +1010,10 @@ class Store:
             sql = self._pg_sql[key] = _pg_with(*key)
         return sql, args
 
-    async def _claim_pg(self) -> None:
-        """Take the kept connection (PostgreSQL) and, on it, the venue's advisory lock: a
-        session lock, so the server drops it when the connection ends, with the process.
+    async def _connect_pg(self) -> None:
+        """Take the kept connection (PostgreSQL) and, for an exclusive store, on it the
+        venue's advisory lock: a session lock, so the server drops it when the connection
+        ends, with the process.
 
         Raises:
             StoreInUse: another session holds the lock.
@@ -1043,7 +1044,7 @@ class Store:
             await self._drop_pg_conn()
         if self._pg_conn is None:
             try:
-                await self._claim_pg()
+                await self._connect_pg()
             except StoreInUse as exc:
                 # the lock went with the lost connection: nothing is written without it
                 raise StoreUnavailable(
