@@ -173,6 +173,11 @@ KEYS: Final[dict[str, Key]] = {
         Key("StartDay", _day, None, "any", "start_day"),
         Key("EndDay", _day, None, "any", "end_day"),
         Key("TimeZone", _zone, "UTC", "any", "time_zone"),
+        Key("LogonTime", _time, None, "any", "logon_time"),
+        Key("LogoutTime", _time, None, "any", "logout_time"),
+        Key("LogonDay", _day, None, "any", "logon_day"),
+        Key("LogoutDay", _day, None, "any", "logout_day"),
+        Key("NonStopSession", _bool, False, "any", "non_stop_session"),
         Key("FileLogPath", _PATH, None, "any", "file_log_path"),
         Key("CheckLatency", _bool, True, "any", "check_latency"),
         Key("MaxLatency", _pos_int, 120, "any", "max_latency"),  # CheckLatency=N: no check
@@ -221,10 +226,42 @@ QUICKFIX_PASSIVE_KEYS: Final = frozenset(
         "ScreenLogShowIncoming", "ScreenLogShowOutgoing", "ScreenLogShowEvents",
         "ScreenLogShowHeartBeats", "FileLogBackupPath", "SocketNodelay", "SocketReuseAddress",
         "SocketSendBufferSize", "SocketReceiveBufferSize", "MillisecondsInTimeStamp",
-        "TimestampPrecision", "SendRedundantResendRequests", "UseLocalTime",
-        "ReconnectInterval", "SendResetSeqNumFlag", "ResetOnError", "DisconnectOnError",
+        "TimestampPrecision", "SendRedundantResendRequests", "ReconnectInterval",
+        "SendResetSeqNumFlag", "SocketTcpNoDelay",
     }
 )
+
+#: QuickFIX keys whose default is what the venue does: that value is accepted and ignored,
+#: another one is refused with the reason (key -> (the value, why no other)).
+QUICKFIX_FIXED_KEYS: Final[dict[str, tuple[str, str]]] = {
+    "UseLocalTime": ("N", "schedules are in TimeZone: give the local zone there, "
+                     "e.g. TimeZone=Europe/London"),
+    "CheckCompID": ("Y", "the venue routes each connection to its session by the CompIDs"),
+    "ValidateSequenceNumbers": ("Y", "the venue always checks MsgSeqNum"),
+    "RejectInvalidMessage": ("Y", "the venue always rejects an invalid message"),
+    "ResetOnError": ("N", "an invalid message gets a Reject and the session goes on"),
+    "DisconnectOnError": ("N", "an invalid message gets a Reject and the session goes on"),
+    "ResendRequestChunkSize": ("0", "the venue asks for a gap in one ResendRequest"),
+    "EnableLastMsgSeqNumProcessed": ("N", "the venue does not send LastMsgSeqNumProcessed(369)"),
+    "EnableNextExpectedMsgSeqNum": ("N", "the venue does not use NextExpectedMsgSeqNum(789)"),
+}
+
+#: QuickFIX keys for what the venue does not have: refused with the reason.
+QUICKFIX_UNSUPPORTED_KEYS: Final[dict[str, str]] = {
+    **dict.fromkeys(
+        ("SessionQualifier", "SenderSubID", "SenderLocationID", "TargetSubID",
+         "TargetLocationID"),
+        "not supported: a session is its BeginString, SenderCompID and TargetCompID",
+    ),
+    **dict.fromkeys(
+        ("SocketConnectHost", "SocketConnectPort", "SocketConnectSourceHost",
+         "SocketConnectSourcePort"),
+        "not supported: the venue is an acceptor only",
+    ),
+    "DefaultApplVerID": "not supported: FIXT.1.1 only, and the venue speaks FIX.4.4",
+    "HttpAcceptPort": "not supported: the venue is administered through its AdminSocket "
+                      "(`venue sessions ...`)",
+}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -332,6 +369,11 @@ class SessionConfig:
     start_day: int | None = None
     end_day: int | None = None
     time_zone: str = "UTC"
+    logon_time: dt.time | None = None
+    logout_time: dt.time | None = None
+    logon_day: int | None = None
+    logout_day: int | None = None
+    non_stop_session: bool = False
     file_log_path: Path | None = None
     check_latency: bool = True
     max_latency: int = 120
@@ -351,6 +393,8 @@ class SessionConfig:
     account: str | None = None
     permitted_accounts: tuple[str, ...] | None = None
     schedule: Schedule | None = field(init=False, default=None, compare=False)
+    logon_schedule: Schedule | None = field(init=False, default=None, compare=False)
+    """When Logons are accepted, if narrower than :attr:`schedule` (LogonTime ... LogoutDay)."""
     session_id: SessionID = field(init=False, repr=False, compare=False)
     """One object for the session's lifetime: map lookups with it stop at identity."""
 
@@ -360,8 +404,38 @@ class SessionConfig:
                 self.start_time, self.end_time, self.time_zone, self.start_day, self.end_day
             )
             object.__setattr__(self, "schedule", sched)
+            if (self.logon_time, self.logout_time, self.logon_day, self.logout_day) != (
+                None, None, None, None
+            ):
+                logon = Schedule(
+                    self.logon_time or self.start_time,
+                    self.logout_time or self.end_time,
+                    self.time_zone,
+                    self.start_day if self.logon_day is None else self.logon_day,
+                    self.end_day if self.logout_day is None else self.logout_day,
+                )
+                object.__setattr__(self, "logon_schedule", logon)
         session_id = SessionID(self.begin_string, self.sender_comp_id, self.target_comp_id)
         object.__setattr__(self, "session_id", session_id)
+
+
+def _logon_window_problem(cfg: SessionConfig) -> tuple[str, str] | None:
+    """(key, problem) when the logon window does not lie in the session's times (QuickFIX
+    checks the same: each end, on its day, within a session period)."""
+    sched, logon = cfg.schedule, cfg.logon_schedule
+    if sched is None or logon is None:
+        return None
+    zone = ZoneInfo(cfg.time_zone)
+    monday = dt.date(2024, 1, 1)  # any week: the check is of times of day and weekdays
+    for key, at, weekday in (
+        ("LogonTime", logon.start_time, logon.start_day),
+        ("LogoutTime", logon.end_time, logon.end_day),
+    ):
+        day = monday + dt.timedelta(days=2 if weekday is None else weekday)
+        instant = int(dt.datetime.combine(day, at, zone).timestamp())
+        if not sched.is_in_session(instant * 1_000_000_000):
+            return key, "the logon window must lie within StartTime/EndTime (and their days)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +515,13 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
         if spec is None:
             if key in QUICKFIX_PASSIVE_KEYS:
                 continue
+            if key in QUICKFIX_FIXED_KEYS:
+                only, why = QUICKFIX_FIXED_KEYS[key]
+                if raw != only:
+                    raise fail(lineno, key, f"only {only} is supported ({why}), got {raw!r}")
+                continue
+            if key in QUICKFIX_UNSUPPORTED_KEYS:
+                raise fail(lineno, key, QUICKFIX_UNSUPPORTED_KEYS[key])
             raise fail(lineno, key, "unknown key")
         if blocks[-1][0] == "SESSION" and spec.scope == "default":
             raise fail(lineno, key, "allowed only in [DEFAULT]")
@@ -484,6 +565,14 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
                 raise fail(line_of(a if a in merged else b), missing, f"{a} and {b} go together")
         if "StartDay" in merged and "StartTime" not in merged:
             raise fail(line_of("StartDay"), "StartTime", "StartDay/EndDay need StartTime/EndTime")
+        if merged.get("NonStopSession", (False, 0))[0] and "StartTime" in merged:
+            raise fail(line_of("NonStopSession"), "NonStopSession",
+                       "Y means no session times; remove StartTime/EndTime (or set N)")
+        for key, needs in (("LogonTime", "StartTime"), ("LogoutTime", "StartTime"),
+                           ("LogonDay", "StartDay"), ("LogoutDay", "StartDay")):
+            if key in merged and needs not in merged:
+                raise fail(line_of(key), key, f"needs {needs} (a logon window lies in the "
+                           "session's times)")
         if ("Username" in merged) != ("PasswordHash" in merged):
             k = "PasswordHash" if "Username" in merged else "Username"
             raise fail(line_of("Username" if "Username" in merged else "PasswordHash"), k,
@@ -494,6 +583,9 @@ def parse_config(text: str, path: str | Path = "sessions.cfg") -> VenueConfig:
                 raise fail(line_of("Account"), "Account",
                            f"{account!r} is not one of PermittedAccounts ({', '.join(permitted)})")
         cfg = SessionConfig(**{KEYS[k].attr: v for k, (v, _) in merged.items()})
+        problem = _logon_window_problem(cfg)
+        if problem is not None:
+            raise fail(line_of(problem[0]), problem[0], problem[1])
         sid = cfg.session_id
         if sid in seen:
             raise fail(header_line, None, f"session {sid} already defined on line {seen[sid]}")

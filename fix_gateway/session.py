@@ -448,6 +448,10 @@ class Session:
             if self.store.creation_time < start and self.logon_ns < start:
                 self._start_logout("New session period started", now_ns, out)
                 return out
+            logon = cfg.logon_schedule
+            if logon is not None and not logon.is_in_session(now_ns):
+                self._start_logout("Logon period ended", now_ns, out)
+                return out
         hb = self._hb_ns
         if hb <= 0 or self._resend is not None:  # a resend in progress is traffic enough
             return out
@@ -553,6 +557,9 @@ class Session:
             if store.creation_time < start:  # a new session period: sequence numbers restart
                 store.reset(now_ns)
                 self.log.on_event("New session period: sequence numbers reset", now_ns)
+            if cfg.logon_schedule is not None and not cfg.logon_schedule.is_in_session(now_ns):
+                self._refuse("Logon outside of logon time", now_ns, out)
+                return
         if cfg.refresh_on_logon:
             store.refresh()
         problem = validate(msg)

@@ -316,3 +316,66 @@ def test_session_ids_hash_equal_when_equal_and_one_per_session_config() -> None:
     assert dataclasses.replace(config, target_comp_id="C9").session_id == SessionID(
         "FIX.4.4", "VENUE", "C9"
     )
+
+
+ONE = "[DEFAULT]\nSenderCompID=V\nSocketAcceptPort=1\n[SESSION]\nTargetCompID=C\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("UseLocalTime=Y", r"UseLocalTime: only N is supported \(schedules are in TimeZone"),
+        ("CheckCompID=N", r"CheckCompID: only Y is supported \(the venue routes"),
+        ("ValidateSequenceNumbers=N", r"ValidateSequenceNumbers: only Y is supported"),
+        ("ResetOnError=Y", r"ResetOnError: only N is supported"),
+        ("ResendRequestChunkSize=100", r"ResendRequestChunkSize: only 0 is supported"),
+        ("SessionQualifier=A", r"SessionQualifier: not supported: a session is its BeginString"),
+        ("TargetSubID=DESK", r"TargetSubID: not supported"),
+        ("SocketConnectPort=9000", r"SocketConnectPort: not supported: the venue is an acceptor"),
+        ("HttpAcceptPort=8080", r"HttpAcceptPort: not supported: the venue is administered"),
+    ],
+)
+def test_quickfix_keys_the_venue_cannot_honour_are_refused_with_the_reason(
+    line: str, error: str
+) -> None:
+    """Each used to be ignored (UseLocalTime=Y ran the schedule in UTC) or "unknown key"."""
+    with pytest.raises(ConfigError, match=r"sessions.cfg:6: " + error):
+        parse_config(ONE + line + "\n")
+
+
+def test_quickfix_keys_at_the_venues_behaviour_are_accepted() -> None:
+    lines = ("UseLocalTime=N\nCheckCompID=Y\nValidateSequenceNumbers=Y\nRejectInvalidMessage=Y\n"
+             "ResetOnError=N\nDisconnectOnError=N\nResendRequestChunkSize=0\n"
+             "EnableLastMsgSeqNumProcessed=N\nEnableNextExpectedMsgSeqNum=N\n"
+             "SocketTcpNoDelay=Y\nNonStopSession=Y\n")
+    [session] = parse_config(ONE + lines).sessions
+    assert session.schedule is None and session.non_stop_session
+
+
+def test_non_stop_session_with_session_times_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"sessions.cfg:6: NonStopSession: Y means no session "
+                       r"times; remove StartTime/EndTime"):
+        parse_config(ONE + "NonStopSession=Y\nStartTime=08:00:00\nEndTime=17:00:00\n")
+
+
+def test_logon_window_defaults_to_the_session_ends_and_must_lie_within_them() -> None:
+    times = "StartTime=08:00:00\nEndTime=17:00:00\nTimeZone=America/New_York\n"
+    [s] = parse_config(ONE + times + "LogoutTime=16:30:00\n").sessions
+    assert s.logon_schedule == Schedule(dt.time(8), dt.time(16, 30), "America/New_York")
+    [plain] = parse_config(ONE + times).sessions
+    assert plain.logon_schedule is None
+    with pytest.raises(ConfigError, match=r"sessions.cfg:9: LogonTime: the logon window must "
+                       r"lie within StartTime/EndTime"):
+        parse_config(ONE + times + "LogonTime=07:00:00\n")
+    with pytest.raises(ConfigError, match=r"sessions.cfg:6: LogoutTime: needs StartTime"):
+        parse_config(ONE + "LogoutTime=16:00:00\n")
+
+
+def test_weekly_logon_window_days() -> None:
+    week = "StartDay=Sunday\nEndDay=Friday\nStartTime=18:00:00\nEndTime=17:00:00\n"
+    [s] = parse_config(ONE + week + "LogonDay=Monday\nLogonTime=06:00:00\n").sessions
+    assert s.logon_schedule == Schedule(dt.time(6), dt.time(17), "UTC", start_day=0, end_day=4)
+    with pytest.raises(ConfigError, match=r"sessions.cfg:11: LogoutTime: the logon window"):
+        parse_config(ONE + week + "LogoutDay=Saturday\nLogoutTime=12:00:00\n")
+    with pytest.raises(ConfigError, match=r"sessions.cfg:6: LogonDay: needs StartDay"):
+        parse_config(ONE + "LogonDay=Monday\nStartTime=08:00:00\nEndTime=17:00:00\n")

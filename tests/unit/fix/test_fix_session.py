@@ -1090,6 +1090,33 @@ def test_same_period_keeps_sequence() -> None:
     assert reply.get(34) == "50"
 
 
+LOGON_WINDOW = {**SCHED, "logon_time": dt.time(9), "logout_time": dt.time(16)}
+
+
+def test_logon_outside_logon_time_refused_within_the_session_period() -> None:
+    p = Pair(_cfg(**LOGON_WINDOW))
+    p.now = _ns(2024, 1, 10, 8, 30)  # in the session (08:00-17:00), before LogonTime 09:00
+    [logout] = sent(p.logon())
+    assert tags(logout, 35, 58) == {35: "5", 58: "Logon outside of logon time"}
+    p = Pair(_cfg(**LOGON_WINDOW))
+    p.now = _ns(2024, 1, 10, 9)
+    [reply] = sent(p.logon())
+    assert reply.msg_type == "A"
+
+
+def test_logged_on_session_logged_out_at_logout_time_keeps_its_sequence() -> None:
+    store = MemoryStore(_ns(2024, 1, 10, 8))
+    p = Pair(_cfg(**LOGON_WINDOW), store=store)
+    p.now = _ns(2024, 1, 10, 15, 59)
+    p.logon()
+    assert sent(p.timer(10)) == []
+    p.now = _ns(2024, 1, 10, 16) + SEC
+    [logout] = sent(p.timer())
+    assert tags(logout, 35, 58) == {35: "5", 58: "Logon period ended"}
+    assert store.creation_time == _ns(2024, 1, 10, 8)  # same session period: no reset
+    assert store.next_sender_seq == 3
+
+
 def test_message_log_masks_new_password() -> None:
     p = Pair()
     p.logon(extra=[(925, "newsecret")])
