@@ -265,7 +265,8 @@ def simulate(
 
     Stops by itself after --duration seconds (or --orders order messages), logs out and
     prints orders sent, ExecutionReports by ExecType, trades, rejects, the achieved rate and
-    the round-trip latency of NewOrderSingles.
+    the round-trip latency of NewOrderSingles. Exits 1 when an order message went
+    unanswered, the venue sent a session or business reject, or it ended a session early.
     """
     from venue.simulate import SimulationError, config_from_sessions, run_simulation
 
@@ -295,8 +296,10 @@ def simulate(
         raise fail(str(exc)) from None
     if as_json:
         print(json.dumps(summary))
-        return
-    _print_simulation(summary)
+    else:
+        _print_simulation(summary)
+    if summary["problems"]:
+        raise fail("the run had problems: " + "; ".join(summary["problems"]))
 
 
 def _print_simulation(s: dict[str, Any]) -> None:

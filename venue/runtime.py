@@ -27,6 +27,7 @@ from fix_gateway.config import SessionConfig, SessionID, VenueConfig
 from fix_gateway.log import file_log_factory
 from fix_gateway.order_entry import RECENT_CL_ORD_IDS, OrderEntry
 from fix_gateway.server import FixAcceptor
+from fix_gateway.session import SessionState
 from fix_gateway.store import MAX_SEQ_NUM, MemoryStore, MessageStore
 from venue.admin import AdminError, AdminServer
 from venue.claim import ClaimError, VenueClaim
@@ -772,6 +773,11 @@ class Venue:
         async def handler(args: dict[str, Any]) -> str:
             assert self.acceptor is not None
             sid = self._session_id(args)
+            session = self.acceptor.session(sid)
+            if action == "logout" and not session.is_logged_on:
+                raise AdminError(f"{sid} is not logged on ({session.state.value})")
+            if action == "disconnect" and session.state is SessionState.DISCONNECTED:
+                raise AdminError(f"{sid} is not connected")
             getattr(self.acceptor, action)(sid)
             await self.commit()  # a reset, say, is stored before it is reported done
             return f"{sid}: {action} done"

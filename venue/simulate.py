@@ -174,6 +174,7 @@ class Stats:
     resend_requests: int = 0
     seq_gaps: int = 0
     unanswered: int = 0
+    sessions_ended: int = 0  # by the venue (its Logout, or the connection lost) before ours
     lat_new: array[int] = field(default_factory=lambda: array("q"))
     lat_all: array[int] = field(default_factory=lambda: array("q"))
 
@@ -236,6 +237,10 @@ class _Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if not self.logout_sent and self.logged_on.done() and self.logged_on.result():
+            self.logout_sent = True  # counted once
+            self.sim.stats.sessions_ended += 1
+            self.sim.note(f"{self.spec.sender_comp_id}: connection lost without a Logout")
         for fut in (self.logged_on, self.logged_out, self.closed):
             if not fut.done():
                 fut.set_result(False)
@@ -395,6 +400,7 @@ class _Client(asyncio.Protocol):
                 self.logged_on.set_result(True)
         elif msg_type == b"5":
             if not self.logout_sent:
+                stats.sessions_ended += 1
                 self.sim.note(f"{self.spec.sender_comp_id}: venue logged out: {_text(raw)}")
                 self.logout_sent = True
                 self.send_session("5")
@@ -703,6 +709,8 @@ class Simulation:
             "session_rejects": s.session_rejects,
             "business_rejects": s.business_rejects,
             "unanswered": s.unanswered,
+            "sessions_ended": s.sessions_ended,
+            "problems": _problems(s),
             "orders_answered": len(s.lat_all),
             "new_orders_answered": len(s.lat_new),
             "latency_ms": {
@@ -724,6 +732,18 @@ class Simulation:
             },
             "notes": self.notes,
         }
+
+
+def _problems(s: Stats) -> list[str]:
+    """What made the run fail (`venue simulate` exits 1): the venue's own refusals of
+    orders (rejects, OrderCancelRejects) are part of a flow, these are not."""
+    counts = (
+        (s.unanswered, "order messages unanswered"),
+        (s.session_rejects, "session Rejects(3)"),
+        (s.business_rejects, "BusinessMessageRejects(j)"),
+        (s.sessions_ended, "sessions ended by the venue before the run's end"),
+    )
+    return [f"{what}: {n:,}" for n, what in counts if n]
 
 
 def config_from_sessions(

@@ -198,6 +198,18 @@ async def test_unknown_session_is_one_line_error(venue_proc: VenueProcess) -> No
         assert len(err.strip().splitlines()) == 1, err
 
 
+async def test_logout_or_disconnect_of_a_session_not_connected_is_an_error(
+    venue_proc: VenueProcess,
+) -> None:
+    """Both used to print "done" (and exit 0) for a session with nothing to end."""
+    result = cli(venue_proc, "sessions", "logout", "CLIB", code=1)
+    assert stderr_of(result).strip() == (
+        f"error: FIX.4.4:{VENUE_ID}->CLIB is not logged on (disconnected)"
+    )
+    result = cli(venue_proc, "sessions", "disconnect", "CLIB", code=1)
+    assert stderr_of(result).strip() == f"error: FIX.4.4:{VENUE_ID}->CLIB is not connected"
+
+
 # -- instruments ------------------------------------------------------------------------------
 
 

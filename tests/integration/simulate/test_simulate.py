@@ -182,3 +182,32 @@ def test_simulate_with_an_unreadable_instruments_file_stops_with_an_error(
     )
     assert done.returncode == 1
     assert "instruments.csv: cannot read instruments file" in done.stderr
+
+
+def test_a_session_the_venue_ends_during_the_run_fails_the_run(venue: _Venue) -> None:
+    """The summary used to be printed with exit 0 whatever happened to the sessions."""
+    sim = subprocess.Popen(
+        venue_cmd("simulate", "--config", str(venue.config), "--json", "--duration", "4",
+                  "--rate", "200"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=venue.root,
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:  # the admin logout succeeds once SIM1 is logged on
+            logout = subprocess.run(
+                venue_cmd("sessions", "logout", "SIM1", "--admin-socket", str(venue.sock)),
+                capture_output=True, text=True, timeout=30, check=False,
+            )
+            if logout.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert logout.returncode == 0, logout.stderr
+        out, err = sim.communicate(timeout=40)
+    finally:
+        sim.kill()
+    assert sim.returncode == 1, err
+    summary = json.loads(out)
+    assert summary["sessions_ended"] == 1
+    assert summary["problems"][-1] == "sessions ended by the venue before the run's end: 1"
+    assert err.strip().splitlines()[-1].startswith("error: the run had problems: ")
+    assert "SIM1: venue logged out: Logout by the venue" in summary["notes"]
