@@ -76,6 +76,21 @@ def _load_config(path: Path) -> Any:
         raise fail(str(exc)) from None
 
 
+def _check_store_url(url: str, *, offline: bool) -> str:
+    """Refuse a store URL that would keep nothing, or (``offline``: a command on a stopped
+    venue's store) name none."""
+    from venue.store import is_in_memory_sqlite
+
+    if offline and url.lower() == "none":
+        raise fail("the venue keeps no store (StoreURL or --db is none): there is nothing to "
+                   "change; give --db to name one")
+    if is_in_memory_sqlite(url):
+        raise fail(f"{url}: an in-memory SQLite database keeps nothing once the process ends; "
+                   "give a file path" + ("" if offline else ", or --db none to run without a "
+                                         "store"))
+    return url
+
+
 def _admin_path(config: Path, admin_socket: Path | None) -> Path:
     if admin_socket is not None:
         return admin_socket
@@ -184,7 +199,9 @@ def run(
     given_url, base = (db, Path.cwd()) if db else (
         cfg.default.store_url or DEFAULT_STORE_URL, config.resolve().parent
     )
-    store_url = None if given_url.lower() == "none" else resolve_sqlite_url(given_url, base)
+    store_url = None if given_url.lower() == "none" else _check_store_url(
+        resolve_sqlite_url(given_url, base), offline=False
+    )
     mqtt_url = mqtt or cfg.default.mqtt_url
     if mqtt_url is not None and mqtt_url.lower() == "none":
         mqtt_url = None
@@ -442,9 +459,9 @@ def _offline_session_change(
     if not matches:
         raise fail(f"unknown session {session!r} in {config}")
     sid = str(matches[0])
-    url = db or resolve_sqlite_url(
+    url = _check_store_url(db or resolve_sqlite_url(
         cfg.default.store_url or DEFAULT_STORE_URL, config.resolve().parent
-    )
+    ), offline=True)
 
     async def change() -> str:
         # A venue started with another admin socket than the one asked is still running on
@@ -695,6 +712,7 @@ def db_upgrade(
         cfg = _load_config(config) if config.exists() else None
         url = (cfg.default.store_url if cfg else None) or DEFAULT_STORE_URL
         url = resolve_sqlite_url(url, config.resolve().parent)
+    url = _check_store_url(url, offline=True)
 
     async def main() -> None:
         engine = make_engine(url)  # creates a SQLite file's folder

@@ -34,6 +34,7 @@ from venue.store.store import (
     SessionEventRecord,
     Store,
     StoreStats,
+    is_in_memory_sqlite,
     make_engine,
     sqlite_file,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "encode_event",
     "head_revision",
     "inspect_schema",
+    "is_in_memory_sqlite",
     "make_engine",
     "recover_engine",
     "sqlite_file",

@@ -314,6 +314,20 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
+def is_in_memory_sqlite(url: str) -> bool:
+    """A SQLite URL without a file (``sqlite+aiosqlite:///``, ``:memory:``, ``mode=memory``):
+    a store that keeps nothing once its process ends."""
+    try:
+        sa_url = make_url(url)
+    except ArgumentError:
+        return False
+    database = sa_url.database or ""
+    return sa_url.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in database
+        or sa_url.query.get("mode") == "memory"
+    )
+
+
 def make_engine(
     url: str,
     *,

@@ -127,6 +127,31 @@ def test_a_store_url_the_venue_cannot_use_is_a_one_line_error(
     assert list(tmp_path.iterdir()) == [cfg]
 
 
+@pytest.mark.parametrize("command", [["sessions", "reset", "OFF1"], ["db", "upgrade"], ["run"]])
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///", "sqlite+aiosqlite:///:memory:"])
+def test_an_in_memory_sqlite_store_is_refused(tmp_path: Path, command: list[str], url: str) -> None:
+    """`db upgrade` said "schema is current" and `run` ran on a store that keeps nothing."""
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG)
+    result = runner.invoke(app, [*command, "--db", url, "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {url}: an in-memory SQLite database keeps nothing "
+                                     "once the process ends; give a file path"), result.stderr
+    assert list(tmp_path.iterdir()) == [cfg]
+
+
+@pytest.mark.parametrize("command", [["sessions", "reset", "OFF1"], ["db", "upgrade"]])
+def test_no_store_is_a_clear_error_for_commands_on_a_stopped_venues_store(
+    tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "sessions.cfg"
+    cfg.write_text(CFG.replace("[DEFAULT]\n", "[DEFAULT]\nStoreURL=none\n", 1))
+    result = runner.invoke(app, [*command, "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert result.stderr == ("error: the venue keeps no store (StoreURL or --db is none): there "
+                             "is nothing to change; give --db to name one\n")
+
+
 @pytest.mark.parametrize("command", [["sessions", "reset", "OFF1"], ["db", "upgrade"]])
 def test_a_file_that_is_not_a_database_is_a_one_line_error(
     tmp_path: Path, command: list[str]
