@@ -29,7 +29,7 @@ def _md_config(config: Path | None, mqtt: str | None, prefix: str | None) -> Mar
     if config is not None or path.is_file():
         venue = load_config(path).default
         if prefix is None:  # as venue run takes it
-            prefix = MarketDataConfig.configured_prefix(mqtt, venue.mqtt_topic_prefix)
+            prefix = MarketDataConfig.configured(mqtt, "prefix", venue.mqtt_topic_prefix)
         if mqtt is None and venue.mqtt_url and venue.mqtt_url.lower() != "none":
             mqtt = venue.mqtt_url
     overrides = {} if prefix is None else {"prefix": prefix}

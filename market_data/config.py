@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import ssl
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+
+T = TypeVar("T")
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 DEFAULT_PREFIX = "venue"
@@ -93,12 +95,13 @@ class MarketDataConfig:
                 raise ConfigError(f"tls_ca_file {self.tls_ca_file}: {reason}") from None
 
     @staticmethod
-    def configured_prefix(given_url: str | None, config_prefix: str | None) -> str | None:
-        """The prefix to override a URL's with: sessions.cfg's MqttTopicPrefix, unless the URL
-        was given on the command line (``given_url``) with a ``?prefix=`` of its own."""
-        if given_url is not None and "prefix" in parse_qs(urlsplit(given_url).query):
+    def configured(given_url: str | None, key: str, config_value: T) -> T | None:
+        """The value to override a URL's ``key`` with: sessions.cfg's (MqttTopicPrefix,
+        MqttDepth), unless the URL was given on the command line (``given_url``) with a
+        ``?key=`` of its own."""
+        if given_url is not None and key in _query(given_url):
             return None
-        return config_prefix
+        return config_value
 
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> MarketDataConfig:
@@ -109,8 +112,7 @@ class MarketDataConfig:
         ``overrides`` win over the query.
         """
         parts = urlsplit(url)
-        # keep_blank_values: "?prefix=" is an (invalid) empty prefix, not no prefix at all
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        query = _query(url)
         base = parts._replace(query="").geturl()
         values: dict[str, object] = {}
         converters: dict[str, type] = {
@@ -155,6 +157,13 @@ class MarketDataConfig:
         if not endpoint(self.url).tls:
             return None
         return ssl.create_default_context(cafile=self.tls_ca_file)
+
+
+def _query(url: str) -> dict[str, str]:
+    """A URL's query parameters, the last of each; "?prefix=" is an (invalid) empty prefix,
+    not no prefix, and a '+' is itself, not a space (a topic prefix may not hold one)."""
+    query = urlsplit(url).query.replace("+", "%2B")
+    return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,8 +208,8 @@ def run(
     options = RuntimeOptions(
         store_url=store_url,
         mqtt_url=mqtt_url,
-        mqtt_prefix=MarketDataConfig.configured_prefix(mqtt, cfg.default.mqtt_topic_prefix),
-        mqtt_depth=cfg.default.mqtt_depth,
+        mqtt_prefix=MarketDataConfig.configured(mqtt, "prefix", cfg.default.mqtt_topic_prefix),
+        mqtt_depth=MarketDataConfig.configured(mqtt, "depth", cfg.default.mqtt_depth),
         admin_socket=_admin_path(config, admin_socket),
     )
 

@@ -62,6 +62,7 @@ def test_bad_urls(url: str) -> None:
         ("book_delta=maybe", "book_delta: invalid value 'maybe' (expected 1 or 0)"),
         ("prefix=", "invalid topic prefix ''"),
         ("prefix=$SYS/x", "invalid topic prefix '$SYS/x'"),
+        ("prefix=a+b", "invalid topic prefix 'a+b'"),  # it was read as 'a b'
         ("publish_timeout=0", "publish_timeout must be > 0"),
         ("keepalive=-5", "keepalive must be from 1 to 65535 seconds"),
         ("keepalive=70000", "keepalive must be from 1 to 65535 seconds"),
@@ -83,6 +84,17 @@ def test_a_ca_file_that_cannot_be_read_is_refused_when_the_url_is_read(tmp_path:
     (tmp_path / "bad.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match=re.escape(f"tls_ca_file {tmp_path}/bad.pem: ")):
         MarketDataConfig.from_url(f"mqtts://h?tls_ca_file={tmp_path}/bad.pem")
+
+
+def test_a_command_line_url_keeps_its_own_prefix_and_depth_over_the_cfgs() -> None:
+    """`venue run --mqtt 'mqtt://h?depth=3'` published MqttDepth's 10 levels."""
+    given = "mqtt://h?depth=3&prefix=mine"
+    assert MarketDataConfig.configured(given, "depth", 10) is None
+    assert MarketDataConfig.configured(given, "prefix", "venue") is None
+    assert MarketDataConfig.configured("mqtt://h", "depth", 10) == 10
+    assert MarketDataConfig.configured(None, "prefix", "venue") == "venue"
+    config = MarketDataConfig.from_url(given)
+    assert (config.depth, config.prefix) == (3, "mine")
 
 
 def test_the_displayed_broker_url_has_no_credentials() -> None:
