@@ -448,8 +448,32 @@ class MarketDataPublisher:
         """Publish until :meth:`stop` (clean: says offline) or cancellation.
 
         Never raises for broker trouble: it logs, retries with exponential backoff (capped
-        at ``config.reconnect_max``) and meanwhile keeps buffering trades.
+        at ``config.reconnect_max``) and meanwhile keeps buffering trades. Trades still
+        unpublished when it ends (the broker was down) are logged.
         """
+        try:
+            await self._run()
+        finally:
+            self._log_unpublished()
+
+    def _log_unpublished(self) -> None:
+        counts: dict[str, int] = {}
+        for m in self._outbox + self._unacked:  # trade messages handed out, not acknowledged
+            symbol = self.topics.parse(m.topic)[0] or ""
+            counts[symbol] = counts.get(symbol, 0) + m.payload.count(b'"trade_id"')
+        for symbol, feed in self._feeds.items():  # buffered, or dropped from a full buffer
+            n = len(feed.pending) + sum(hi - lo + 1 for lo, hi in feed.lost)
+            counts[symbol] = counts.get(symbol, 0) + n
+        counts = {symbol: n for symbol, n in counts.items() if n}
+        if counts:
+            log.warning(
+                "market data: stopped with %d trades never published (broker %s): %s",
+                sum(counts.values()),
+                display_url(self.config.url),
+                ", ".join(f"{symbol} {n}" for symbol, n in sorted(counts.items())),
+            )
+
+    async def _run(self) -> None:
         cfg = self.config
         delay = cfg.reconnect_min
         was_up = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from decimal import Decimal
@@ -259,3 +260,25 @@ def test_an_order_restated_by_self_trade_prevention_republishes_the_book() -> No
     pub.on_events([OrderRestated(9, 1, spec, Qty(0), Qty(4), 0, CancelReason.SELF_TRADE, "")])
     [snapshot] = by_topic(cycle(pub))[T.book("AAPL")]
     assert snapshot["bids"] == [{"price": "190.00", "qty": 4, "orders": 1}]
+
+
+async def test_trades_unpublished_when_it_stops_during_an_outage_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """They were dropped without a word: the broker never came back before the stop."""
+    from support.procs import free_port
+
+    caplog.set_level(logging.WARNING, logger="market_data.publisher")
+    pub, _, ev = make(url=f"mqtt://127.0.0.1:{free_port()}", reconnect_min=0.05,
+                      reconnect_max=0.05, buffer_size=2)
+    pub.on_events([ev.trade("AAPL", 19000, 1), ev.trade("MSFT", 30000, 5)])
+    pub.take_cycle(full=True)  # the MSFT and AAPL trade messages handed out, never acked
+    pub.on_events([ev.trade("AAPL", 19001, 1), ev.trade("AAPL", 19002, 1),
+                   ev.trade("AAPL", 19003, 1)])  # two buffered, the third dropped (full)
+    task = asyncio.create_task(pub.run())
+    await asyncio.sleep(0.2)
+    pub.stop()
+    await asyncio.wait_for(task, 5)
+    [line] = [r.getMessage() for r in caplog.records if "never published" in r.getMessage()]
+    assert line == (f"market data: stopped with 5 trades never published (broker "
+                    f"{pub.config.url}): AAPL 4, MSFT 1")
