@@ -85,6 +85,14 @@ def _heart_bt_int(msg: Message) -> int | None:
     return int(text)
 
 
+def _seq_no(value: str | None) -> int | None:
+    """A ResendRequest's BeginSeqNo/EndSeqNo, negative too (to be refused with a reason)."""
+    if value is None or not value.isascii() or len(value) > 19:
+        return None
+    digits = value[1:] if value[:1] == "-" else value
+    return int(value) if digits.isdigit() else None
+
+
 def _new_seq_no(msg: Message) -> int:
     """NewSeqNo(36) of a validated SequenceReset; MAX_SEQ_NUM + 1 for any larger number."""
     text = msg[36]
@@ -897,16 +905,23 @@ class Session:
     def _serve_resend(self, msg: Message, seq: int, now_ns: int, out: list[Action]) -> None:
         """Answer a ResendRequest (FIX 4.4 8): app messages again, admin ones as a GapFill.
         The first part goes out here; if more remain, :attr:`is_resending` is True."""
-        begin = msg.get_int(7)
-        end = msg.get_int(16)
-        if begin is None or end is None or begin < 1:
+        begin, end = _seq_no(msg.get(7)), _seq_no(msg.get(16))
+        if begin is None or end is None:  # not numbers: validate() rejects the message
             return
+        self.log.on_event(f"Received ResendRequest FROM: {begin} TO: {end}", now_ns)
         last = self.store.next_sender_seq - 1
+        problem = (
+            (7, "BeginSeqNo must be at least 1") if begin < 1
+            else (16, "EndSeqNo must be 0 (no limit) or at least 1") if end < 0
+            else (16, f"EndSeqNo {end} is below BeginSeqNo {begin}") if 0 < end < begin
+            else (7, f"BeginSeqNo {begin} is beyond the last MsgSeqNum sent ({last})")
+            if begin > last else None
+        )
+        if problem is not None:  # nothing to resend: an answer all the same
+            self._reject(msg, seq, VALUE_OUT_OF_RANGE, problem[0], problem[1], now_ns, out)
+            return
         if end == 0 or end > last:  # EndSeqNo 0 means "up to the last one sent"
             end = last
-        self.log.on_event(f"Received ResendRequest FROM: {begin} TO: {msg.get(16)}", now_ns)
-        if begin > end:
-            return
         self._resend = _Resend(begin, end, self.store.get(begin, end))
         self._resend_part(now_ns, out)
 

@@ -741,6 +741,29 @@ def test_resend_consecutive_admin_messages_collapse() -> None:
     assert [(m.msg_type, m.get(34), m.get(36)) for m in msgs] == [("4", "1", "4")]
 
 
+@pytest.mark.parametrize(
+    ("begin", "end", "tag", "text"),
+    [
+        (0, 0, "7", "BeginSeqNo must be at least 1"),
+        (2, -1, "16", "EndSeqNo must be 0 (no limit) or at least 1"),
+        (3, 2, "16", "EndSeqNo 2 is below BeginSeqNo 3"),
+        (4, 0, "7", "BeginSeqNo 4 is beyond the last MsgSeqNum sent (3)"),
+    ],
+)
+def test_a_resend_request_for_nothing_that_can_be_resent_is_rejected(
+    begin: int, end: int, tag: str, text: str
+) -> None:
+    """It went unanswered: the counterparty waited for a resend that never came."""
+    p = logged_on()  # 1 = Logon
+    _venue_sends(p, 2)  # 2, 3
+    [rej] = sent(p.send("2", [(7, begin), (16, end)]))
+    assert tags(rej, 35, 45, 371, 372, 373, 58) == {
+        35: "3", 45: "2", 371: tag, 372: "2", 373: "5", 58: text}
+    assert p.store.next_target_seq == 3  # consumed once
+    msgs = sent(p.send("2", [(7, 3), (16, 0)]))  # the session goes on
+    assert [(m.msg_type, m.get(34)) for m in msgs] == [("8", "3"), ("4", "4")]  # 4: Reject
+
+
 def test_resend_after_restart_from_restored_store() -> None:
     p = logged_on()
     _venue_sends(p, 3)
