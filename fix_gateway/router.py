@@ -19,7 +19,6 @@ from fix_gateway.config import SessionID
 from fix_gateway.session import Action, Disconnect, Send, Session, SessionState
 
 _NS = 1_000_000_000
-UNROUTED_LOGON_TIMEOUT_S = 10
 
 
 class Router:
@@ -30,6 +29,11 @@ class Router:
         self._by_comp = {
             (sid.sender_comp_id, sid.target_comp_id): s for sid, s in self.sessions.items()
         }
+        # Before its Logon a connection has no session yet: it waits for the longest
+        # LogonTimeout of any (at least a second).
+        self.logon_timeout_ns = max(
+            (max(s.config.logon_timeout, 1) for s in self.sessions.values()), default=10
+        ) * _NS
 
     def connection(self, remote_host: str, now_ns: int) -> Connection:
         """A new TCP connection from ``remote_host``."""
@@ -124,7 +128,7 @@ class Connection:
         if self.closed:
             return []
         if self.session is None:
-            if now_ns - self.created_ns >= UNROUTED_LOGON_TIMEOUT_S * _NS:
+            if now_ns - self.created_ns >= self.router.logon_timeout_ns:
                 return self._close("Logon timeout")
             return []
         return self.session.on_timer(now_ns) if self.is_current else []

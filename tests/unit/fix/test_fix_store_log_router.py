@@ -168,6 +168,17 @@ def test_router_unrouted_logon_timeout() -> None:
     assert disconnected(conn.on_timer(T0 + 11 * 10**9))
 
 
+def test_router_unrouted_logon_timeout_is_the_longest_logon_timeout_of_the_sessions() -> None:
+    """It was a fixed 10 s whatever LogonTimeout said."""
+    a = Session(SessionConfig("VENUE", "C1", logon_timeout=2), MemoryStore(T0))
+    b = Session(SessionConfig("VENUE", "C2", logon_timeout=3), MemoryStore(T0))
+    conn = Router([a, b]).connection("h", T0)
+    assert conn.on_timer(T0 + 2 * 10**9) == []
+    assert disconnected(conn.on_timer(T0 + 3 * 10**9))
+    zero = Router([Session(SessionConfig("VENUE", "C1", logon_timeout=0), MemoryStore(T0))])
+    assert zero.connection("h", T0).on_timer(T0 + 10**9 - 1) == []  # at least a second
+
+
 def test_memory_store_keeps_a_window_of_the_newest_messages() -> None:
     store = MemoryStore(keep=4, write_back=True)
     for seq in range(1, 6):
