@@ -77,7 +77,7 @@ def watch_command(
     ] = None,
 ) -> None:
     """Show the live book and recent trades of SYMBOL."""
-    if not SYMBOL_RE.match(symbol):
+    if not SYMBOL_RE.fullmatch(symbol):
         typer.echo(f"error: {symbol!r} is not an instrument symbol", err=True)
         raise typer.Exit(1)
     try:

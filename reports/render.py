@@ -21,7 +21,7 @@ from reports.aggregate import Candle, TopOfBook
 from reports.day import NS_PER_SECOND, TradingDay
 from venue.instruments import Instrument
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24}
@@ -73,7 +73,7 @@ def table(frame: pd.DataFrame, *, table_id: str, caption: str = "") -> str:
     columns = [str(c) for c in frame.columns]
     cells = frame.astype(str).to_numpy().tolist()
     numeric = [
-        all(_NUMBER.match(row[i]) or row[i] == "" for row in cells) for i in range(len(columns))
+        all(_NUMBER.fullmatch(row[i]) or row[i] == "" for row in cells) for i in range(len(columns))
     ]
     out = [f'<div class="scroll"><table class="sortable" id="{html.escape(table_id)}">']
     if caption:

@@ -20,7 +20,7 @@ from typing import Final, TextIO
 
 from venue.types import Price, Qty, TradingStatus
 
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,31}$")
+SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]{0,31}")  # fullmatch: "$" would take "X\n"
 """What an instrument symbol may be (a topic level of the market data once "/" is escaped)."""
 COLUMNS = (
     "symbol",
@@ -102,7 +102,7 @@ class Instrument:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not SYMBOL_RE.match(self.symbol):
+        if not SYMBOL_RE.fullmatch(self.symbol):
             raise InstrumentError(f"invalid symbol {self.symbol!r}")
         if not isinstance(self.tick_size, Decimal) or not self.tick_size.is_finite():
             raise InstrumentError(f"{self.symbol}: tick_size must be a finite decimal number")

@@ -159,3 +159,11 @@ def test_instrument_rules_rejected() -> None:
         Instrument("AAA", Decimal(1), lot_size=0)
     with pytest.raises(InstrumentError):
         Instrument("AAA", Decimal(1), price_band_pct=Decimal(0))
+
+
+@pytest.mark.parametrize("symbol", ["NL\n", "AAPL\n", "A\nB", "\nX"])
+def test_a_symbol_with_a_line_break_is_invalid(symbol: str) -> None:
+    """'NL\\n' was listed (the pattern's '$' matched before the newline) and the broker
+    dropped every connection of the publisher that then used it in a topic."""
+    with pytest.raises(InstrumentError, match="invalid symbol"):
+        Instrument(symbol, Decimal("0.01"))
