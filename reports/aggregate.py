@@ -430,6 +430,15 @@ class DayAggregator:
         self.participant(owner, account, symbol).cancels += 1
         self._touch(symbol).remove(order_id)
 
+    def replaced_to_filled(
+        self, ts_ns: int, order_id: int, owner: str, account: str, symbol: str
+    ) -> None:
+        """A replace to a quantity at or below the filled one: a replace that ends the order."""
+        self._tick(ts_ns)
+        self.symbol(symbol).replaces += 1
+        self.participant(owner, account, symbol).replaces += 1
+        self._touch(symbol).remove(order_id)
+
     def expired(self, ts_ns: int, order_id: int, owner: str, account: str, symbol: str) -> None:
         self._tick(ts_ns)
         self.symbol(symbol).expired += 1

@@ -276,9 +276,10 @@ def _no_progress(stage: str, done: int, total: int | None) -> None:
 
 def _instrument(instruments: dict[str, Instrument], symbol: str) -> Instrument:
     """The instrument, or a stand-in with tick size 1 when the store does not list it
-    (prices then show as ticks)."""
+    (prices then show as ticks). The stand-in is named UNLISTED: a rejected order's symbol
+    may be one no instrument can have ('A B'); the report shows the symbol it was given."""
     if symbol not in instruments:
-        instruments[symbol] = Instrument(symbol, Decimal(1), description="(unlisted)")
+        instruments[symbol] = Instrument("UNLISTED", Decimal(1), description="(unlisted)")
     return instruments[symbol]
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from reports.aggregate import DayAggregator
 from venue.instruments import Instrument, InstrumentError
 from venue.store import models
-from venue.types import CxlRejReason, TradingStatus
+from venue.types import CancelReason, CxlRejReason, TradingStatus
 
 CHUNK_ROWS = 20_000
 """Rows fetched per round trip when streaming events and trades."""
@@ -332,7 +332,10 @@ def apply_event(agg: DayAggregator, row: Sequence[Any]) -> None:
             price=spec["price"],
         )
     elif kind == "cancelled":
-        agg.cancelled(ts_ns, oid, own, acct, sym)
+        if data.get("reason") == CancelReason.REPLACED_TO_FILLED.value:
+            agg.replaced_to_filled(ts_ns, oid, own, acct, sym)  # the client saw 150=5
+        else:
+            agg.cancelled(ts_ns, oid, own, acct, sym)
     elif kind == "expired":
         agg.expired(ts_ns, oid, own, acct, sym)
     elif kind == "restated":

@@ -141,8 +141,9 @@ def generate_day(day: date = DAY, commands: int = 700, seed: int = 7) -> Generat
             cmd = ReplaceOrder(ts, owner, f"R{clid}", orig, Qty(rng.randint(1, 10) * lots[sym]),
                                price=Price(new_px), order_id=oid)  # type: ignore[arg-type]  # fmt: skip
         elif roll < 0.95:
-            # Not a lot multiple for EURUSD, unknown symbol otherwise: rejected.
-            bad_symbol = "EURUSD" if rng.random() < 0.5 else "NOPE"
+            # Not a lot multiple for EURUSD, otherwise a symbol no instrument can have: rejected
+            # (the report once failed on it).
+            bad_symbol = "EURUSD" if rng.random() < 0.5 else "NO PE"
             cmd = NewOrder(ts, owner, f"C{clid}", bad_symbol, side, OrdType.LIMIT, Qty(1500),
                            price=Price(mids["EURUSD"]), account=account)  # fmt: skip
         else:

@@ -121,3 +121,32 @@ def test_session_health() -> None:
     assert (health.first_ns, health.last_ns) == (5, 9)
     assert health.kinds == {"logon": 1, "reject": 1, "disconnect": 1}
     assert agg.reject_reasons == {("FIX session", "Invalid MsgType"): 1}
+
+
+def test_a_replace_to_the_filled_quantity_counts_as_a_replace_not_a_cancel() -> None:
+    """The client got ExecType 5 (replaced); the report counted a cancel."""
+    from decimal import Decimal
+
+    from reports.source import apply_event
+    from venue.commands import AddInstrument, NewOrder, ReplaceOrder
+    from venue.engine import MatchingEngine
+    from venue.instruments import Instrument
+    from venue.store.codec import encode_event, event_kind
+    from venue.types import OrdType, Price, Qty, Side
+
+    engine = MatchingEngine()
+    commands = [
+        AddInstrument(1 * S, Instrument("X", Decimal("0.01"))),
+        NewOrder(2 * S, "A", "a1", "X", Side.BUY, OrdType.LIMIT, Qty(10), price=Price(100)),
+        NewOrder(3 * S, "B", "b1", "X", Side.SELL, OrdType.LIMIT, Qty(4), price=Price(100)),
+        ReplaceOrder(4 * S, "A", "a2", "a1", Qty(3), price=Price(100)),  # 3 <= 4 filled
+    ]
+    agg = _agg()
+    for cmd in commands:
+        for ev in engine.handle(cmd):
+            apply_event(agg, (ev.ts_ns, event_kind(ev), None, None, "X", encode_event(ev)))
+    agg.finish(5 * S)
+    x = agg.symbols["X"]
+    assert (x.orders, x.replaces, x.cancels) == (2, 1, 0)
+    assert agg.participants["A", "", "X"].replaces == 1
+    assert agg.books["X"].samples[-1] == (5 * S, None, None)  # the order left the book
