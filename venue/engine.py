@@ -1180,6 +1180,12 @@ class MatchingEngine:
                 out,
             )
             order.status = _FILLED  # in FIX terms: filled takes precedence
+            cum = order.cum  # and OrderQty = CumQty from now on (status, duplicate answers)
+            display = spec.display_qty
+            order.spec = dc_replace(
+                spec, qty=cum, display_qty=None if display is None else Qty(min(display, cum))
+            )
+            order.leaves = 0  # cum is qty - leaves
             return
         # dataclasses.replace introspects the fields and runs the frozen __init__ (~4 µs)
         new_spec = _new_spec(

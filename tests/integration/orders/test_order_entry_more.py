@@ -222,9 +222,9 @@ async def test_replace_to_quantity_at_or_below_filled_completes_the_order(harnes
     assert (late[35], late[37], late[102], late[434], late[39]) == ("9", ack[37], "0", "1", "2")
     buyer.send("H", [(37, ack[37]), (11, "B2"), (55, "TEST"), (54, "1")])
     status = await buyer.next_app()
-    assert (status[150], status[39], status[11], status[14], status[151]) == (
-        "I", "2", "B2", "40", "0"
-    )
+    assert (status[150], status[39], status[11], status[38], status[14], status[151]) == (
+        "I", "2", "B2", "40", "40", "0"
+    )  # OrderQty stays CumQty (it said the original 100)
 
 
 async def test_poss_resend_duplicate_is_not_executed_twice(harness) -> None:

@@ -173,6 +173,11 @@ def test_replace_to_filled_quantity_completes_the_order(h: H) -> None:
     )
     assert h.engine.best_bid("AAA") is None
     assert h.cancel("a")[0][4] is CxlRejReason.TOO_LATE
+    from venue.commands import StatusQuery
+
+    [status] = h.raw(StatusQuery(h.tick(), "A", "a2"))
+    assert (status.spec.qty, status.status, status.cum_qty, status.leaves_qty) == (  # type: ignore[union-attr]
+        4, OrdStatus.FILLED, 4, 0)  # OrderQty = CumQty: it said the original 10
 
 
 def test_replace_rejections(h: H) -> None:
