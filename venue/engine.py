@@ -1183,7 +1183,7 @@ class MatchingEngine:
             cum = order.cum  # and OrderQty = CumQty from now on (status, duplicate answers)
             display = spec.display_qty
             order.spec = dc_replace(
-                spec, qty=cum, display_qty=None if display is None else Qty(min(display, cum))
+                spec, qty=Qty(cum), display_qty=None if display is None else Qty(min(display, cum))
             )
             order.leaves = 0  # cum is qty - leaves
             return
