@@ -595,15 +595,16 @@ def instruments_list(
     admin_socket: AdminOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Listed instruments with their rules, status and last price."""
+    """Listed instruments with their rules, status and last price (the price band's
+    reference until the first trade is reference_price)."""
     rows = _admin(config, admin_socket, "instruments.list")
     if as_json:
         console.print_json(json.dumps(rows))
         return
     _table(
         rows,
-        ["symbol", "tick_size", "lot_size", "min_qty", "max_qty", "price_band_pct", "status",
-         "last_price", "description"],
+        ["symbol", "tick_size", "lot_size", "min_qty", "max_qty", "price_band_pct",
+         "reference_price", "status", "last_price", "description"],
         "Instruments",
     )
 
@@ -626,7 +627,8 @@ def instruments_add(
 ) -> None:
     """List a new instrument, or change the rules of a listed one (the options given; the
     others, the trading status and the reference price stay) on the running venue. The tick
-    size of an instrument that has traded or has orders cannot change."""
+    size of an instrument that has traded or has had orders cannot change; a new one must
+    divide the reference price."""
     console.print(
         _admin(
             config,

@@ -18,7 +18,7 @@ import heapq
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from venue.commands import (
 )
 from venue.engine import MatchingEngine
 from venue.events import Event, OrderAccepted, OrderCancelled, OrderReplaced
-from venue.instruments import Instrument, InstrumentError, load_instruments
+from venue.instruments import Instrument, InstrumentError, PriceError, load_instruments
 from venue.snapshot import OrderView
 from venue.snapshot_child import SnapshotChild, SnapshotChildError, can_fork
 from venue.store import Store, StoreError, StoreInUse, StoreUnavailable, recover_engine
@@ -526,7 +526,8 @@ class Venue:
     def _load_instruments(self) -> list[Instrument]:
         path = self.config.default.instruments_file
         if path is None:
-            raise StartupError("sessions.cfg: InstrumentsFile is not set in [DEFAULT]")
+            name = self.config.path or "sessions.cfg"
+            raise StartupError(f"{name}: InstrumentsFile is not set in [DEFAULT]")
         try:  # a relative path is already the sessions.cfg folder's (parse_config)
             return load_instruments(path)
         except InstrumentError as exc:
@@ -806,6 +807,9 @@ class Venue:
                 "min_qty": i.min_qty,
                 "max_qty": i.max_qty,
                 "price_band_pct": None if i.price_band_pct is None else str(i.price_band_pct),
+                "reference_price": (
+                    None if i.reference_price is None else i.format_price(i.reference_price)
+                ),
                 "status": i.status.value,
                 "last_price": (
                     None
@@ -856,6 +860,16 @@ class Venue:
             raise AdminError(problem)
         if instrument == current:
             return f"{symbol} unchanged"
+        if current is not None and current.reference_price is not None:
+            # the same price in ticks of the (maybe new) size: the band's reference stays
+            price = current.to_decimal(current.reference_price)
+            try:
+                instrument = replace(instrument, reference_price=instrument.to_ticks(price))
+            except PriceError as exc:
+                raise AdminError(
+                    f"{symbol}: the reference price {price} is not a multiple of the tick size "
+                    f"{instrument.tick_size}"
+                ) from exc
         try:
             self.submit(AddInstrument(time.time_ns(), instrument))
         except ValueError as exc:

@@ -283,6 +283,22 @@ def test_instruments_add_with_bad_values_is_a_one_line_error_and_lists_nothing(
     assert "NEWX" not in {r["symbol"] for r in cli_json(venue_proc, "instruments", "list")}
 
 
+def test_a_tick_size_change_keeps_the_reference_price(venue_proc: VenueProcess) -> None:
+    """It kept the reference in ticks: 19,000 ticks of 0.05 made the band's reference 950."""
+    venue_proc.kill()
+    csv = venue_proc.root / "instruments.csv"
+    csv.write_text(csv.read_text() + "REF,0.01,1,1,100000,10,190.00,open,banded\n")
+    venue_proc.start()
+    assert _instrument(venue_proc, "REF")["reference_price"] == "190.00"
+    cli(venue_proc, "instruments", "add", "REF", "--tick-size", "0.05")
+    row = _instrument(venue_proc, "REF")
+    assert (row["tick_size"], row["reference_price"]) == ("0.05", "190.00")
+    result = cli(venue_proc, "instruments", "add", "REF", "--tick-size", "0.3", code=1)
+    assert stderr_of(result).strip() == (
+        "error: REF: the reference price 190.00 is not a multiple of the tick size 0.3")
+    assert _instrument(venue_proc, "REF")["tick_size"] == "0.05"
+
+
 @pytest.mark.quickfix
 async def test_tick_size_of_an_instrument_with_orders_cannot_change(
     venue_proc: VenueProcess,

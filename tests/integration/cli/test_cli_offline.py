@@ -188,6 +188,15 @@ def test_a_store_the_venue_cannot_load_or_make_is_a_one_line_error(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_run_without_instruments_file_names_the_config_it_read(tmp_path: Path) -> None:
+    cfg = tmp_path / "t.cfg"
+    cfg.write_text(CFG.replace("InstrumentsFile=instruments.csv\n", ""))
+    result = runner.invoke(app, ["run", "--db", "none", "--mqtt", "none", "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {cfg}: InstrumentsFile is not set in [DEFAULT]")  # it said sessions.cfg
+
+
 def test_db_upgrade_with_a_missing_config_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "nope.cfg"
     result = runner.invoke(app, ["db", "upgrade", "-c", str(missing)])
