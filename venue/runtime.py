@@ -133,11 +133,13 @@ class Venue:
         self._cmd_no = 0
         self._gtd: list[int] = []  # expiry times of GTD orders (lazy: may hold stale ones)
         self._period_start: int | None = None  # of the trading day going on, if any
+        self._day_checked_s = 0  # the second of the last command: periods change on seconds
         self._schedule = self.config.sessions[0].schedule if self.config.sessions else None
         self._store_down = False
         self._commit_scheduled = False  # see _commit_soon
         self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
         self._md_events: list[Event] = []  # journaled, published once committed
+        self._md_day_ends_at: int | None = None  # index in _md_events where a new day starts
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
         self._todays_trades: list[tuple[str, int, int]] = []  # for market data statistics
         self.started_ns = 0
@@ -151,7 +153,15 @@ class Venue:
     # -- the sequencer --------------------------------------------------------------------------
 
     def submit(self, cmd: Command) -> list[Event]:
-        """Apply a command to the engine, journal it, and fan its events out."""
+        """Apply a command to the engine, journal it, and fan its events out.
+
+        The first command of each second checks whether the trading day has ended first, so
+        that no command of the new day is handled in the old one (the timer notices an end
+        only on its next tick)."""
+        second = cmd.ts_ns // 1_000_000_000
+        if second != self._day_checked_s:
+            self._day_checked_s = second
+            self._close_ended_day(cmd.ts_ns)
         events = self.engine.handle(cmd)
         self._cmd_no += 1
         if self.store is not None:
@@ -174,11 +184,21 @@ class Venue:
         the caller runs it once those are committed (a trade a crash could take back is
         never published, so its trade id is never seen twice)."""
         events = self._md_events
-        if not events:
+        if not events and self._md_day_ends_at is None:
             return None
         self._md_events = []
         publisher = self.publisher
-        return lambda: publisher.on_events(events)
+        assert publisher is not None
+        at, self._md_day_ends_at = self._md_day_ends_at, None
+        if at is None:
+            return lambda: publisher.on_events(events)
+
+        def publish_across_the_day_end() -> None:
+            publisher.on_events(events[:at])
+            publisher.reset_stats()
+            publisher.on_events(events[at:])
+
+        return publish_across_the_day_end
 
     def _session_event(self, session_id: SessionID, kind: str, detail: str) -> None:
         if self.store is not None:  # PostgreSQL text cannot hold a NUL (a client's Text(58))
@@ -689,10 +709,13 @@ class Venue:
         if not ended:
             return
         log.info("trading day ended: expiring Day orders")
+        if self.publisher is not None:  # the new day's statistics start after the old day's
+            if self.store is None:  # trades are published, which a store's commit may hold
+                self.publisher.reset_stats()
+            else:
+                self._md_day_ends_at = len(self._md_events)
         self.submit(EndOfDay(now))
         self._cancel_on_disconnect(now)  # the schedule is about to log them out
-        if self.publisher is not None:
-            self.publisher.reset_stats()
         self._commit_soon()
 
     async def _timer_loop(self) -> None:

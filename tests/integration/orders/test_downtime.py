@@ -201,3 +201,42 @@ async def test_a_disconnects_cancels_are_committed_while_the_venue_is_otherwise_
         assert stored() == (("4",), ["logon", "disconnect"])
     finally:
         await venue.stop()
+
+
+async def test_a_command_after_the_days_end_is_handled_in_the_new_day(tmp_path: Path) -> None:
+    """The day closed when the venue's timer noticed it (up to a tick late, and later under
+    load): a Day order entered just after the end expired with the old day's orders, and a
+    trade just after it counted in the old day's statistics, which a restart then recounted
+    from the store. The first command of each second now checks the day first."""
+    from support.procs import free_port
+
+    boundary_time = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)  # a 24-hour period
+    hhmmss = boundary_time.strftime("%H:%M:%S")
+    cfg = write_venue_files(tmp_path, "symbol,tick_size\nTEST,0.01\n",
+                            SESSIONS.replace("=00:00:00", f"={hhmmss}"))
+    venue = Venue(parse_config(cfg.read_text(), cfg), RuntimeOptions(
+        store_url=f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", admin_socket=None,
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}"))  # no broker: the statistics still count
+    await venue.start()
+    try:
+        boundary = int(boundary_time.replace(microsecond=0).timestamp()) * 1_000_000_000
+        ms = 1_000_000
+
+        def sell(cl_ord_id: str, ts_ns: int) -> NewOrder:
+            return NewOrder(ts_ns, KEEP, cl_ord_id, "TEST", Side.SELL, OrdType.LIMIT, Qty(1),
+                            Price(100), tif=TimeInForce.GTC)
+
+        venue.submit(order(KEEP, "OLD-DAY", TimeInForce.DAY, boundary - 3 * ms, 100))
+        venue.submit(sell("S-OLD", boundary - 2 * ms))  # trades 1 of OLD-DAY's 5: old day
+        venue.submit(order(COD, "NEW-DAY", TimeInForce.DAY, boundary + 1 * ms, 90))
+        venue.submit(order(KEEP, "NEW-BUY", TimeInForce.GTC, boundary + 2 * ms, 100))
+        venue.submit(sell("S-NEW", boundary + 3 * ms))  # trades with NEW-BUY: the new day
+        await venue.commit()
+        # OLD-DAY expired at the day's end; NEW-DAY (of a CancelOnDisconnect session, whose
+        # orders the end cancels too) and NEW-BUY (4 of 5 left) are the new day's
+        assert sorted(live(venue)) == [(COD, "NEW-DAY"), (KEEP, "NEW-BUY")]
+        assert venue.publisher is not None
+        stats = venue.publisher._feeds["TEST"].stats
+        assert (stats.count, stats.volume, stats.trade_seq) == (1, 1, 2)
+    finally:
+        await venue.stop()
