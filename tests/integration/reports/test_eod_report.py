@@ -19,6 +19,7 @@ import pandas as pd
 from reports.eod import ReportResult, build_report_async
 from venue.events import OrderAccepted, OrderCancelled, OrderRejected, OrderReplaced, Trade
 from venue.instruments import Instrument
+from venue.types import CancelReason
 
 Write = Callable[[str, Any], Awaitable[None]]
 
@@ -77,11 +78,19 @@ async def test_summary_matches_independent_figures(
     events = generated_day.events
     accepted = Counter(e.spec.symbol for e in events if isinstance(e, OrderAccepted))
     rejected = Counter(e.request.symbol for e in events if isinstance(e, OrderRejected))
-    cancelled = Counter(e.spec.symbol for e in events if isinstance(e, OrderCancelled))
+    # a replace to the filled quantity ends the order as an OrderCancelled event; the client
+    # got ExecType 5 for it, so it counts as a replace
+    to_filled = Counter(e.spec.symbol for e in events if isinstance(e, OrderCancelled)
+                        and e.reason is CancelReason.REPLACED_TO_FILLED)
+    assert to_filled, "the generated day must replace orders to their filled quantity"
+    cancelled = Counter(e.spec.symbol for e in events if isinstance(e, OrderCancelled)
+                        and e.reason is not CancelReason.REPLACED_TO_FILLED)
+    replaced = Counter(e.spec.symbol for e in events if isinstance(e, OrderReplaced))
     for symbol, row in summary.items():
         assert row["orders"] == str(accepted[symbol])
         assert row["rejects"] == str(rejected[symbol])
         assert row["cancels"] == str(cancelled[symbol])
+        assert row["replaces"] == str(replaced[symbol] + to_filled[symbol])
     assert summary["QUIET"]["trades"] == "0"
     assert summary["QUIET"]["open"] in ("", "nan")
     assert result.trades == len(trades)
@@ -172,7 +181,8 @@ async def test_participants_match_independent_counts(
         elif isinstance(e, OrderReplaced):
             counts[e.spec.owner, e.spec.account, e.spec.symbol]["replaces"] += 1
         elif isinstance(e, OrderCancelled):
-            counts[e.spec.owner, e.spec.account, e.spec.symbol]["cancels"] += 1
+            counts[e.spec.owner, e.spec.account, e.spec.symbol][
+                "replaces" if e.reason is CancelReason.REPLACED_TO_FILLED else "cancels"] += 1
         elif isinstance(e, Trade):
             for fill in (e.buy, e.sell):
                 c = counts[fill.spec.owner, fill.spec.account, e.symbol]
