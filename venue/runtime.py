@@ -137,7 +137,10 @@ class Venue:
         self._schedule = self.config.sessions[0].schedule if self.config.sessions else None
         self._store_down = False
         self._commit_scheduled = False  # see _commit_soon
-        self._held: list[Callable[[], None]] | None = None  # FIX writes behind a failed commit
+        # FIX writes behind a failed commit, with the number of their commit_then call: a
+        # turn whose batch was queued before the failure joins them only when that batch ends
+        self._held: list[tuple[int, Callable[[], None]]] | None = None
+        self._turns = 0  # commit_then calls so far
         self._md_events: list[Event] = []  # journaled, published once committed
         self._md_day_ends_at: int | None = None  # index in _md_events where a new day starts
         self._retry: asyncio.Task[None] | None = None  # commits them once the store is back
@@ -276,27 +279,36 @@ class Venue:
                 write()
                 publish()
 
+        turn = self._turns = self._turns + 1
         if self._held is not None:
-            self._held.append(durable)
+            self._held.append((turn, durable))
             return
 
         def stored(error: StoreError | None) -> None:
             if self._held is not None:  # an earlier batch failed: behind its retry
-                self._held.append(durable)
+                self._held.append((turn, durable))
             elif error is None:
                 durable()
             else:
                 self._store_failed(error)
-                self._held = [durable]
+                self._held = [(turn, durable)]
                 self._retry = asyncio.get_running_loop().create_task(self._release_held())
 
         store.commit_then(stored)
 
     async def _release_held(self) -> None:
         await self.commit()  # until the store takes it; cancelled: nothing is written
-        held, self._held = self._held or [], None
+        # The failed batch is in; what was staged behind it while it was retried (the held
+        # turns' writes) is not yet: commit again, until a commit ends with no turn held
+        # while it ran (each held turn staged its writes before it was held).
+        while True:
+            held_before = len(self._held or ())
+            await self.commit()
+            if len(self._held or ()) == held_before:
+                break
+        held, self._held = sorted(self._held or (), key=lambda entry: entry[0]), None
         self._retry = None
-        for durable in held:
+        for _, durable in held:
             durable()
 
     async def commit(self) -> None:
@@ -642,8 +654,12 @@ class Venue:
         crash gave them no logout). Their ExecutionReports go out by resend at the next
         Logon."""
         now = time.time_ns()
-        day_start = self._schedule.period_start(now) if self._schedule is not None else None
-        if day_start is not None and self.engine.has_day_orders_entered_before(day_start):
+        if self._schedule is not None:
+            # Outside the session's times every Day order's day has ended; within them,
+            # those entered before the current period began
+            day_start = self._schedule.period_start(now)
+            cutoff = now + 1 if day_start is None else day_start
+        if self._schedule is not None and self.engine.has_day_orders_entered_before(cutoff):
             log.info("the trading day ended while the venue was down: expiring Day orders")
             self.submit(EndOfDay(now))
         self._cancel_on_disconnect(now)

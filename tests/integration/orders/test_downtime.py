@@ -240,3 +240,25 @@ async def test_a_command_after_the_days_end_is_handled_in_the_new_day(tmp_path: 
         assert (stats.count, stats.volume, stats.trade_seq) == (1, 1, 2)
     finally:
         await venue.stop()
+
+
+async def test_day_orders_expire_at_a_restart_outside_the_sessions_times(tmp_path: Path) -> None:
+    """A venue stopped during the day and started after its end kept the Day orders: no
+    period at the restart, so nothing was owed, and they traded the next day."""
+    now = dt.datetime.now(dt.UTC)
+    times = {"StartTime": now - dt.timedelta(hours=3), "EndTime": now - dt.timedelta(hours=1)}
+    sessions = SESSIONS.replace("StartTime=00:00:00", "StartTime=" + times["StartTime"].strftime(
+        "%H:%M:%S")).replace("EndTime=00:00:00", "EndTime=" + times["EndTime"].strftime(
+        "%H:%M:%S"))
+    venue = await started(tmp_path, sessions)
+    in_the_day = time.time_ns() - 2 * HOUR
+    venue.submit(order(KEEP, "DAY", TimeInForce.DAY, in_the_day, 100))
+    venue.submit(order(KEEP, "GTC", TimeInForce.GTC, in_the_day, 101))
+    await venue.stop()
+    venue = await started(tmp_path, sessions)
+    try:
+        assert live(venue) == [(KEEP, "GTC")]
+        [report] = [r for r in await sent_reports(venue, KEEP) if "|150=C|" in r]
+        assert "|11=DAY|" in report and "|39=C|" in report
+    finally:
+        await venue.stop()
