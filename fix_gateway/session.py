@@ -565,7 +565,8 @@ class Session:
             if store.creation_time < start:  # a new session period: sequence numbers restart
                 store.reset(now_ns)
                 self.log.on_event("New session period: sequence numbers reset", now_ns)
-            if cfg.logon_schedule is not None and not cfg.logon_schedule.is_in_session(now_ns):
+            logon = cfg.logon_schedule
+            if logon is not None and not logon.is_in_session(now_ns):
                 self._refuse("Logon outside of logon time", now_ns, out)
                 return
         if cfg.refresh_on_logon:

@@ -62,6 +62,7 @@ from venue.events import (
     OrderTriggered,
     Trade,
     TradingStatusChanged,
+    filled_spec,
 )
 from venue.instruments import Instrument
 from venue.snapshot import EngineSnapshot, Level, OrderView
@@ -1180,12 +1181,9 @@ class MatchingEngine:
                 out,
             )
             order.status = _FILLED  # in FIX terms: filled takes precedence
-            cum = order.cum  # and OrderQty = CumQty from now on (status, duplicate answers)
-            display = spec.display_qty
-            order.spec = dc_replace(
-                spec, qty=Qty(cum), display_qty=None if display is None else Qty(min(display, cum))
-            )
-            order.leaves = 0  # cum is qty - leaves
+            # and OrderQty = CumQty from now on (status, duplicate answers); cum is qty - leaves
+            order.spec = filled_spec(spec, Qty(order.cum))
+            order.leaves = 0
             return
         # dataclasses.replace introspects the fields and runs the frozen __init__ (~4 µs)
         new_spec = _new_spec(

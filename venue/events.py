@@ -133,14 +133,14 @@ def replaced_to_filled(ev: OrderCancelled) -> OrderSpec:
     ``OrderCancelled`` with reason REPLACED_TO_FILLED) left it, for the ExecutionReport and
     the ``orders`` row (FIX 4.4 Appendix D: ExecType Replaced, OrdStatus Filled, OrderQty =
     CumQty, the replace's ClOrdID)."""
-    spec, cum = ev.spec, ev.cum_qty
+    return replace(filled_spec(ev.spec, ev.cum_qty), cl_ord_id=ev.cl_ord_id)
+
+
+def filled_spec(spec: OrderSpec, cum: Qty) -> OrderSpec:
+    """``spec`` with OrderQty = ``cum``, its iceberg display no larger: a replace to a
+    quantity at or below the filled one ends the order there."""
     display = spec.display_qty
-    return replace(
-        spec,
-        cl_ord_id=ev.cl_ord_id,
-        qty=cum,
-        display_qty=None if display is None else Qty(min(display, cum)),
-    )
+    return replace(spec, qty=cum, display_qty=None if display is None else Qty(min(display, cum)))
 
 
 @dataclass(frozen=True, slots=True)

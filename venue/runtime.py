@@ -659,9 +659,9 @@ class Venue:
             # those entered before the current period began
             day_start = self._schedule.period_start(now)
             cutoff = now + 1 if day_start is None else day_start
-        if self._schedule is not None and self.engine.has_day_orders_entered_before(cutoff):
-            log.info("the trading day ended while the venue was down: expiring Day orders")
-            self.submit(EndOfDay(now))
+            if self.engine.has_day_orders_entered_before(cutoff):
+                log.info("the trading day ended while the venue was down: expiring Day orders")
+                self.submit(EndOfDay(now))
         self._cancel_on_disconnect(now)
         await self.commit()
 
